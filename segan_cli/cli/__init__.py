@@ -1,0 +1,1 @@
+"""The Typer command layer: parse, load settings, call the core, render with rich."""

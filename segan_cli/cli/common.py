@@ -1,0 +1,126 @@
+"""What every command shares: consoles, the error contract, settings options, progress.
+
+User errors (:class:`SeganError`) end with one red line on stderr and exit code 2;
+``segan --debug`` re-raises them so the traceback shows.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from segan_cli.errors import SeganError
+from segan_cli.settings import Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USER_ERROR = 2
+
+
+# Set by the root callback on every invocation, so it never leaks between runs.
+DEBUG: ContextVar[bool] = ContextVar("segan_debug", default=False)
+
+
+def debug_enabled() -> bool:
+    """True when the root command was given ``--debug``."""
+    return DEBUG.get()
+
+
+def fail(message: str, hint: str | None = None) -> typer.Exit:
+    """Print the one red line and return the Exit to raise."""
+    text = f"[bold red]error:[/] {message}" + (f" [dim]({hint})[/]" if hint else "")
+    err_console.print(text, highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_USER_ERROR)
+
+
+def user_errors(func: F) -> F:
+    """Turn SeganError into the red line + exit 2 (or a traceback under --debug)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SeganError as exc:
+            if debug_enabled():
+                raise
+            raise fail(exc.message, exc.hint) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]: re-run the same command to resume")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Settings YAML file (see configs/).", show_default=False),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a setting, e.g. --set train.batch_size=8 (repeatable).",
+                 show_default=False),
+]
+
+
+def settings_from(config: Path | None, sets: list[str] | None, arch: str | None = None,
+                  extra: dict[str, dict[str, Any]] | None = None) -> Settings:
+    return load_settings(config, sets or [], arch=arch, extra=extra)
+
+
+class RichProgress:
+    """A core Progress sink drawing rich progress bars on stderr."""
+
+    def __init__(self, console: Console | None = None, transient: bool = False) -> None:
+        self._progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console or err_console,
+            transient=transient,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish_task()
+        self._progress.stop()
+
+    def _finish_task(self) -> None:
+        if self._task is not None:
+            task = self._progress.tasks[-1]
+            if task.total is not None:
+                self._progress.update(self._task, completed=task.total)
+
+    def start(self, label: str, total: int | None = None) -> None:
+        self._finish_task()
+        self._task = self._progress.add_task(label, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def note(self, message: str) -> None:
+        self._progress.console.print(f"[yellow]note:[/] {message}")

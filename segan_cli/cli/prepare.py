@@ -1,0 +1,179 @@
+"""``segan prepare``: build a corpus folder (VoiceBank-DEMAND, pairs, mix, demo)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from segan_cli.cli.common import (
+    ConfigOpt,
+    RichProgress,
+    SetOpt,
+    console,
+    settings_from,
+    user_errors,
+)
+from segan_cli.core.data.corpus import CorpusExistsError
+from segan_cli.core.data.manifest import Manifest, load_manifest
+
+app = typer.Typer(help="Build a corpus folder: 16 kHz splits, manifest, statistics, window cache.",
+                  no_args_is_help=True)
+
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Corpus folder to create.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Rebuild a finished corpus.")]
+
+
+def _split_list(text: str | None) -> list[str] | None:
+    return [s.strip() for s in text.split(",") if s.strip()] if text else None
+
+
+def _floats(text: str | None) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        return [float(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _run(out: Path, build: Callable[[RichProgress], Manifest]) -> None:
+    try:
+        with RichProgress() as progress:
+            manifest = build(progress)
+    except CorpusExistsError as exc:
+        console.print(f"[yellow]{exc.message}[/] [dim]({exc.hint})[/]")
+        manifest = load_manifest(out)
+    _summary(out, manifest)
+
+
+def _summary(out: Path, manifest: Manifest) -> None:
+    table = Table(title=f"{manifest.name}: {out}", title_justify="left")
+    for col in ("split", "utterances", "speakers", "minutes"):
+        table.add_column(col, justify="right" if col != "split" else "left")
+    for split, utts in manifest.splits.items():
+        minutes = sum(u.frames for u in utts) / manifest.sample_rate / 60
+        table.add_row(split, str(len(utts)), str(len({u.speaker for u in utts})),
+                      f"{minutes:.1f}")
+    console.print(table)
+    console.print(f"corpus ready: [bold]{out}[/]  (inspect with `segan stats {out}`)")
+
+
+@app.command("voicebank")
+@user_errors
+def voicebank(
+    out: OutOpt,
+    download: Annotated[bool, typer.Option("--download", help="Download the four DataShare "
+                                           "zips (~5.6 GB; resumable, md5-verified).")] = False,
+    from_path: Annotated[Path | None, typer.Option(
+        "--from", help="Folder holding the zips or their extracted folders.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache", help="Where downloads go (default OUT/downloads).")] = None,
+    valid_speakers: Annotated[str | None, typer.Option(
+        help="Training speakers held out for validation (default p286,p287).")] = None,
+    force: ForceOpt = False,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+) -> None:
+    """VoiceBank-DEMAND (Valentini-Botinhao et al. 2017), resampled 48 -> 16 kHz."""
+    from segan_cli.core.data.voicebank import prepare_voicebank
+
+    if not download and from_path is None:
+        from segan_cli.errors import SeganError
+
+        raise SeganError("say where VoiceBank-DEMAND comes from",
+                         "pass --download, or --from DIR with the zips or extracted folders")
+    settings = settings_from(config, sets, extra={"data": {
+        "valid_speakers": _split_list(valid_speakers)}})
+    _run(out, lambda p: prepare_voicebank(out, download=download, from_path=from_path,
+                                          cache_dir=cache_dir, data=settings.data,
+                                          force=force, progress=p))
+
+
+@app.command("pairs")
+@user_errors
+def pairs(
+    clean: Annotated[Path, typer.Option(help="Folder of clean speech.")],
+    noisy: Annotated[Path, typer.Option(help="Folder of noisy speech, same file names.")],
+    out: OutOpt,
+    test_clean: Annotated[Path | None, typer.Option(help="Clean test folder.")] = None,
+    test_noisy: Annotated[Path | None, typer.Option(help="Noisy test folder.")] = None,
+    test_speakers: Annotated[str | None, typer.Option(
+        help="Speakers of --clean/--noisy to hold out as the test split (comma-separated).")
+    ] = None,
+    valid_speakers: Annotated[str | None, typer.Option(
+        help="Speakers held out for validation (comma-separated).")] = None,
+    force: ForceOpt = False,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+) -> None:
+    """Any paired clean/noisy folders, matched by file name."""
+    from segan_cli.core.data.pairs import prepare_pairs
+
+    settings = settings_from(config, sets, extra={"data": {
+        "valid_speakers": _split_list(valid_speakers)}})
+    data = settings.data
+    _run(out, lambda p: prepare_pairs(
+        clean, noisy, out, sample_rate=data.sample_rate, valid_speakers=data.valid_speakers,
+        test_speakers=_split_list(test_speakers) or [], test_clean=test_clean,
+        test_noisy=test_noisy, quality=data.resample_quality, force=force, progress=p))
+
+
+@app.command("mix")
+@user_errors
+def mix(
+    clean: Annotated[Path, typer.Option(help="Folder of clean speech.")],
+    noise: Annotated[Path, typer.Option(help="Folder of noise recordings.")],
+    out: OutOpt,
+    train_snrs: Annotated[str | None, typer.Option(help="Training SNRs in dB, e.g. 0,5,10,15.")
+                          ] = None,
+    test_snrs: Annotated[str | None, typer.Option(
+        help="Test SNRs in dB, e.g. 2.5,7.5,12.5,17.5.")] = None,
+    test_speakers: Annotated[str | None, typer.Option(
+        help="Speakers held out for testing (default: the last 20%).")] = None,
+    test_noises: Annotated[str | None, typer.Option(
+        help="Noise files held out for testing (default: the last 30%).")] = None,
+    valid_speakers: Annotated[str | None, typer.Option(
+        help="Speakers held out for validation.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the mixing draws.")] = None,
+    force: ForceOpt = False,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+) -> None:
+    """A noisy corpus from clean speech and noise at chosen SNRs (deterministic)."""
+    from segan_cli.core.data.mix import prepare_mix
+
+    settings = settings_from(config, sets, extra={"data": {
+        "train_snrs": _floats(train_snrs), "test_snrs": _floats(test_snrs), "seed": seed,
+        "valid_speakers": _split_list(valid_speakers)}})
+    data = settings.data
+    _run(out, lambda p: prepare_mix(
+        clean, noise, out, sample_rate=data.sample_rate, train_snrs=data.train_snrs,
+        test_snrs=data.test_snrs, valid_speakers=data.valid_speakers,
+        test_speakers=_split_list(test_speakers), test_noises=_split_list(test_noises),
+        seed=data.seed, quality=data.resample_quality, force=force, progress=p))
+
+
+@app.command("demo")
+@user_errors
+def demo(
+    out: OutOpt,
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache", help="Where source packages are kept (default ~/.cache/segan/demo).")] = None,
+    size: Annotated[str, typer.Option(help="small (minutes of audio) or full (131 min).")
+                    ] = "small",
+    force: ForceOpt = False,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+) -> None:
+    """A small real-speech corpus built offline from Debian's recorded prompts and noises."""
+    from segan_cli.core.data.demo import prepare_demo
+
+    if size not in ("small", "full"):
+        raise typer.BadParameter("--size must be small or full")
+    settings = settings_from(config, sets)
+    _run(out, lambda p: prepare_demo(out, cache_dir=cache_dir, data=settings.data,
+                                     force=force, progress=p, size=size))

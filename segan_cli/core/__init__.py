@@ -1,0 +1,1 @@
+"""The segan core: importable without Typer or rich; never prints."""

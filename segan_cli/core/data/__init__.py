@@ -1,0 +1,1 @@
+"""Corpus preparation, the manifest, the window cache and the datasets over it."""

@@ -1,0 +1,124 @@
+"""Writing a prepared corpus: wavs per split, then the cache, statistics and manifest.
+
+Writing is resumable: each finished utterance is appended to ``progress.jsonl``
+after both its wavs are in place (each written atomically), so an interrupted
+prepare picks up where it stopped. ``manifest.json`` is written last.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segan_cli.core.audio import write_audio
+from segan_cli.core.data.cache import CACHE_DIR, build_split_cache, corpus_stats
+from segan_cli.core.data.manifest import MANIFEST_NAME, SPLITS, Manifest, Utterance
+from segan_cli.errors import CorpusError
+
+PROGRESS_NAME = "progress.jsonl"
+PCM16_MAX = 32767 / 32768
+
+
+class CorpusExistsError(CorpusError):
+    """The output folder already holds a finished corpus."""
+
+
+def measured_snr(clean: np.ndarray, noisy: np.ndarray) -> float | None:
+    """SNR in dB of ``noisy`` against ``clean`` (None when either part is silent)."""
+    c = np.asarray(clean, dtype=np.float64)
+    d = np.asarray(noisy, dtype=np.float64) - c
+    pc, pn = float(np.sum(c * c)), float(np.sum(d * d))
+    if pc <= 0 or pn <= 0:
+        return None
+    return round(10.0 * np.log10(pc / pn), 3)
+
+
+class CorpusBuilder:
+    """Adds (clean, noisy) pairs to a corpus folder and finalises it."""
+
+    def __init__(self, root: Path, name: str, sample_rate: int, force: bool = False) -> None:
+        self.root = Path(root)
+        self.name = name
+        self.sample_rate = int(sample_rate)
+        if self.root.exists() and not self.root.is_dir():
+            raise CorpusError(f"output path exists and is not a folder: {self.root}")
+        if (self.root / MANIFEST_NAME).is_file():
+            if not force:
+                raise CorpusExistsError(
+                    f"a finished corpus already exists in {self.root}",
+                    "pass --force to rebuild it")
+        if force:
+            self.clear()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.done: dict[tuple[str, str], Utterance] = {}
+        progress = self.root / PROGRESS_NAME
+        if progress.is_file():
+            for line in progress.read_text(encoding="utf-8").splitlines():
+                try:
+                    rec = json.loads(line)
+                    utt = Utterance(**rec["utt"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut by an interruption: redo that utterance
+                if (self.root / utt.clean).is_file() and (self.root / utt.noisy).is_file():
+                    self.done[(rec["split"], utt.id)] = utt
+
+    def clear(self) -> None:
+        """Remove everything a previous prepare wrote (only our own files)."""
+        for split in SPLITS:
+            shutil.rmtree(self.root / split, ignore_errors=True)
+        shutil.rmtree(self.root / CACHE_DIR, ignore_errors=True)
+        for name in (MANIFEST_NAME, PROGRESS_NAME):
+            (self.root / name).unlink(missing_ok=True)
+
+    @property
+    def resumed(self) -> int:
+        return len(self.done)
+
+    def has(self, split: str, utt_id: str) -> bool:
+        return (split, utt_id) in self.done
+
+    def add(self, split: str, utt_id: str, speaker: str, clean: np.ndarray,
+            noisy: np.ndarray, snr: float | None = None, noise: str | None = None) -> Utterance:
+        """Write one pair (16-bit PCM) and record it; returns its manifest entry."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split}")
+        if clean.shape != noisy.shape:
+            raise CorpusError(f"{utt_id}: clean and noisy lengths differ "
+                              f"({clean.shape[0]} vs {noisy.shape[0]} samples)")
+        clean = np.clip(clean, -1.0, PCM16_MAX)
+        noisy = np.clip(noisy, -1.0, PCM16_MAX)
+        rel_c = f"{split}/clean/{utt_id}.wav"
+        rel_n = f"{split}/noisy/{utt_id}.wav"
+        write_audio(self.root / rel_c, clean, self.sample_rate, "PCM_16")
+        write_audio(self.root / rel_n, noisy, self.sample_rate, "PCM_16")
+        if snr is None:
+            snr = measured_snr(clean, noisy)
+        utt = Utterance(utt_id, speaker, rel_c, rel_n, int(clean.shape[0]), snr, noise)
+        with open(self.root / PROGRESS_NAME, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"split": split, "utt": asdict(utt)}) + "\n")
+        self.done[(split, utt_id)] = utt
+        return utt
+
+    def finish(self, source: dict[str, Any],
+               progress: Callable[[int], None] | None = None) -> Manifest:
+        """Build the window caches and statistics, then write the manifest."""
+        splits: dict[str, list[Utterance]] = {s: [] for s in SPLITS}
+        for (split, _), utt in self.done.items():
+            splits[split].append(utt)
+        for utts in splits.values():
+            utts.sort(key=lambda u: u.id)
+        if not splits["train"]:
+            raise CorpusError(f"no training utterances were prepared in {self.root}")
+        for split, utts in splits.items():
+            build_split_cache(self.root, split, utts, progress)
+        manifest = Manifest(self.name, self.sample_rate, splits, source=source)
+        manifest.stats = corpus_stats(self.root, manifest, "train")
+        manifest.save(self.root)
+        (self.root / PROGRESS_NAME).unlink(missing_ok=True)
+        return manifest

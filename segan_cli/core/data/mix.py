@@ -1,0 +1,136 @@
+"""``prepare mix``: a noisy corpus made from clean speech and noise recordings.
+
+Each clean utterance gets one noise (a random excerpt of one noise recording) at one
+SNR from the split's list, all drawn from a generator seeded by the corpus seed and
+the utterance id, so the corpus is identical on every machine and independent of
+processing order. The SNR is the ratio of whole-utterance powers. Test speakers and
+test noises are held out of training and validation; test SNRs differ from
+training SNRs (VoiceBank-DEMAND style). When the mixture would clip, clean and noisy
+are scaled down together, which leaves the SNR unchanged.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from segan_cli.core.audio import load_mono
+from segan_cli.core.data.corpus import CorpusBuilder, measured_snr
+from segan_cli.core.data.manifest import Manifest
+from segan_cli.core.data.pairs import (
+    finish_corpus,
+    list_audio,
+    resampler_record,
+    speaker_of,
+)
+from segan_cli.core.progress import Progress, SilentProgress
+from segan_cli.errors import CorpusError
+
+PEAK = 0.99
+
+
+def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """Scale ``noise`` so that clean + noise has the given SNR; return the mixture."""
+    pc = float(np.mean(np.square(clean, dtype=np.float64)))
+    pn = float(np.mean(np.square(noise, dtype=np.float64)))
+    if pn <= 0:
+        raise CorpusError("noise excerpt is silent")
+    gain = np.sqrt(pc / (pn * 10.0 ** (snr_db / 10.0))) if pc > 0 else 0.0
+    return (clean + gain * noise).astype(np.float32)
+
+
+def noise_excerpt(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """A random ``length``-sample excerpt of ``noise``, looped if it is shorter."""
+    if noise.size >= length:
+        start = int(rng.integers(0, noise.size - length + 1))
+        return noise[start:start + length]
+    start = int(rng.integers(0, noise.size))
+    reps = int(np.ceil((length + start) / noise.size))
+    return np.tile(noise, reps)[start:start + length]
+
+
+def utterance_rng(seed: int, utt_id: str) -> np.random.Generator:
+    """A generator that depends only on the corpus seed and the utterance id."""
+    return np.random.default_rng([seed, zlib.crc32(utt_id.encode("utf-8"))])
+
+
+def hold_out(names: Sequence[str], chosen: Sequence[str] | None, fraction: float) -> set[str]:
+    """The held-out subset: ``chosen`` if given, else the last ``fraction`` (>= 1)."""
+    names = sorted(names)
+    if chosen:
+        unknown = set(chosen) - set(names)
+        if unknown:
+            raise CorpusError(f"held-out names not found: {', '.join(sorted(unknown))}",
+                              f"available: {', '.join(names)}")
+        return set(chosen)
+    if len(names) < 2:
+        return set()
+    k = max(1, int(round(len(names) * fraction)))
+    return set(names[-k:])
+
+
+def prepare_mix(
+    clean_dir: Path, noise_dir: Path, out: Path, *, sample_rate: int = 16000,
+    train_snrs: Sequence[float] = (0, 5, 10, 15),
+    test_snrs: Sequence[float] = (2.5, 7.5, 12.5, 17.5),
+    valid_speakers: Sequence[str] = (), test_speakers: Sequence[str] | None = None,
+    test_noises: Sequence[str] | None = None, seed: int = 0, quality: str = "VHQ",
+    force: bool = False, name: str | None = None, progress: Progress | None = None,
+    source_extra: dict | None = None,
+) -> Manifest:
+    """Build a corpus by mixing clean speech with noise at the given SNRs."""
+    progress = progress or SilentProgress()
+    clean = list_audio(clean_dir)
+    noises = list_audio(noise_dir)
+    if not clean:
+        raise CorpusError(f"no audio files found in {clean_dir}")
+    if not noises:
+        raise CorpusError(f"no noise recordings found in {noise_dir}")
+    if not train_snrs or not test_snrs:
+        raise CorpusError("train and test SNR lists must not be empty")
+    speakers = sorted({speaker_of(k) for k in clean})
+    test_spk = hold_out(speakers, test_speakers, 0.2)
+    test_nz = hold_out(list(noises), test_noises, 0.3)
+    train_spk = [s for s in speakers if s not in test_spk]
+    valid_spk = set(valid_speakers) & set(train_spk)
+    if not valid_spk and len(train_spk) >= 3:
+        valid_spk = {train_spk[-1]}
+    builder = CorpusBuilder(out, name or Path(out).resolve().name, sample_rate, force)
+    progress.start("loading noise recordings", len(noises))
+    noise_audio: dict[str, np.ndarray] = {}
+    for key, path in noises.items():
+        noise_audio[key] = load_mono(path, sample_rate, quality)
+        progress.advance(1)
+    train_nz = [k for k in noises if k not in test_nz] or list(noises)
+    progress.start("mixing speech and noise", len(clean))
+    for key, path in clean.items():
+        spk = speaker_of(key)
+        split = "test" if spk in test_spk else "valid" if spk in valid_spk else "train"
+        utt_id = key.replace("/", "__")
+        if not builder.has(split, utt_id):
+            rng = utterance_rng(seed, utt_id)
+            pool = sorted(test_nz) if split == "test" and test_nz else sorted(train_nz)
+            snrs = test_snrs if split == "test" else train_snrs
+            nz = pool[int(rng.integers(0, len(pool)))]
+            snr = float(snrs[int(rng.integers(0, len(snrs)))])
+            speech = load_mono(path, sample_rate, quality)
+            excerpt = noise_excerpt(noise_audio[nz], speech.size, rng)
+            noisy = mix_at_snr(speech, excerpt, snr)
+            peak = max(float(np.max(np.abs(noisy))), float(np.max(np.abs(speech))), 1e-9)
+            scale = min(1.0, PEAK / peak)
+            speech, noisy = speech * scale, noisy * scale
+            builder.add(split, utt_id, spk, speech, noisy,
+                        snr=measured_snr(speech, noisy), noise=nz)
+        progress.advance(1)
+    source = {
+        "kind": "mix", "clean": str(Path(clean_dir).resolve()),
+        "noise": str(Path(noise_dir).resolve()), "seed": seed,
+        "train_snrs": list(train_snrs), "test_snrs": list(test_snrs),
+        "test_speakers": sorted(test_spk), "valid_speakers": sorted(valid_spk),
+        "test_noises": sorted(test_nz), "train_noises": sorted(train_nz),
+        "resampler": resampler_record(quality), **(source_extra or {}),
+    }
+    return finish_corpus(builder, source, progress)

@@ -1,0 +1,40 @@
+"""Typed user-facing errors.
+
+Core code raises these for problems the user can fix (a missing file, unreadable
+audio, bad settings, a wrong checkpoint). The CLI turns any of them into one red
+line and exit code 2; everything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class SeganError(Exception):
+    """A problem the user can fix; ``hint`` says how."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class SettingsError(SeganError):
+    """A settings file or override is invalid."""
+
+
+class AudioError(SeganError):
+    """An audio file is missing, unreadable, empty or holds NaN/Inf."""
+
+
+class CorpusError(SeganError):
+    """A corpus folder is missing, incomplete or inconsistent."""
+
+
+class DownloadError(SeganError):
+    """A download failed or its checksum did not match."""
+
+
+class CheckpointError(SeganError):
+    """A checkpoint is missing, corrupted or of an unexpected kind."""

@@ -1,0 +1,251 @@
+"""Pydantic models of every settings file, and the YAML loader with CLI overrides.
+
+Every section forbids unknown keys so that a typo is an error naming the key and
+the file, never a silently ignored value. Defaults are the SEGAN paper's; the
+``adv`` preset holds the Advanced SEGAN differences.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from segan_cli.errors import SettingsError
+
+PAPER_CHANNELS = [16, 32, 32, 64, 64, 128, 128, 256, 256, 512, 1024]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataSettings(_Section):
+    """Corpus layout: sample rate, window slicing, splits and mixing SNRs."""
+
+    sample_rate: int = Field(16000, gt=0)
+    window: int = Field(16384, ge=64, description="samples per training window")
+    hop: int = Field(8192, ge=1, description="window hop inside an utterance")
+    valid_speakers: list[str] = Field(default_factory=lambda: ["p286", "p287"])
+    train_snrs: list[float] = Field(default_factory=lambda: [0.0, 5.0, 10.0, 15.0])
+    test_snrs: list[float] = Field(default_factory=lambda: [2.5, 7.5, 12.5, 17.5])
+    resample_quality: Literal["VHQ", "HQ", "MQ", "LQ", "QQ"] = "VHQ"
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _hop_within_window(self) -> DataSettings:
+        if self.hop > self.window:
+            raise ValueError(f"hop ({self.hop}) must not exceed window ({self.window})")
+        return self
+
+
+class ModelSettings(_Section):
+    """Generator and discriminator shapes; every size is configurable."""
+
+    arch: Literal["segan", "adv"] = "segan"
+    encoder_channels: list[int] = Field(default_factory=lambda: list(PAPER_CHANNELS))
+    kernel_size: int = Field(31, ge=1)
+    z_channels: int | None = Field(
+        None, ge=1, description="latent channels; default: last encoder width"
+    )
+    disc_channels: list[int] = Field(default_factory=lambda: list(PAPER_CHANNELS))
+    disc_kernel_size: int = Field(31, ge=1)
+    leaky_slope: float = Field(0.3, ge=0.0)
+    preemphasis: float = Field(0.95, ge=0.0, lt=1.0, description="0 disables")
+    input_norm: Literal["none", "zscore"] = "none"
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> ModelSettings:
+        if not self.encoder_channels or not self.disc_channels:
+            raise ValueError("encoder_channels and disc_channels must not be empty")
+        if any(c <= 0 for c in self.encoder_channels + self.disc_channels):
+            raise ValueError("channel widths must be positive")
+        return self
+
+
+class TrainSettings(_Section):
+    """Optimisation and the Lightning Trainer (devices, nodes, strategy, precision)."""
+
+    batch_size: int = Field(100, ge=1, description="per device")
+    ref_batch_size: int | None = Field(None, ge=1, description="VBN reference; default batch")
+    optimizer: Literal["rmsprop", "adam"] = "rmsprop"
+    lr_g: float = Field(2e-4, gt=0)
+    lr_d: float = Field(2e-4, gt=0)
+    betas: tuple[float, float] = (0.5, 0.999)
+    l1_weight: float = Field(100.0, ge=0)
+    max_epochs: int = Field(86, ge=-1)
+    max_steps: int = Field(-1, ge=-1)
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    num_nodes: int = Field(1, ge=1)
+    strategy: str = "auto"
+    precision: Literal["32-true", "32", "16-mixed", "bf16-mixed"] = "32-true"
+    num_workers: int = Field(2, ge=0)
+    pin_memory: bool = True
+    val_every_n_epochs: int = Field(1, ge=1)
+    val_check_interval: int | None = Field(None, ge=1, description="steps between validations")
+    val_utterances: int = Field(16, ge=1, description="fixed validation subset size")
+    log_every_n_steps: int = Field(50, ge=1)
+    seed: int = 1234
+
+
+class EnhanceSettings(_Section):
+    """Whole-file inference: chunking, batching, device, streaming block size."""
+
+    batch_size: int = Field(8, ge=1)
+    chunking: Literal["ola", "paper"] = "ola"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    block_seconds: float = Field(30.0, gt=0)
+    seed: int | None = None
+
+
+class EvaluateSettings(_Section):
+    """Metric computation: mode, workers, resampling of mismatched rates."""
+
+    mode: Literal["default", "paper"] = "default"
+    workers: int | None = Field(None, ge=1, description="default: all cores")
+    resample: bool = False
+    extended_stoi: bool = False
+
+
+class Settings(_Section):
+    """The whole settings file."""
+
+    data: DataSettings = Field(default_factory=DataSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    enhance: EnhanceSettings = Field(default_factory=EnhanceSettings)
+    evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
+
+
+ARCH_PRESETS: dict[str, dict[str, Any]] = {
+    "segan": {},
+    "adv": {
+        "model": {"arch": "adv", "preemphasis": 0.0, "input_norm": "zscore"},
+        "train": {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4},
+    },
+}
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
+    for part in path:
+        field = model.model_fields.get(part)
+        if field is None or not (
+            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        ):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    key = ".".join(loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        known = _known_keys(Settings, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+        msg = f"{source}: unknown key '{key}' ({hint})"
+    else:
+        msg = f"{source}: {key}: {first['msg']}"
+    more = len(err.errors()) - 1
+    return msg + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``section.key=value``; the value is parsed as YAML (numbers, lists, bools)."""
+    if "=" not in text:
+        raise SettingsError(f"--set {text!r}: expected KEY=VALUE, e.g. train.batch_size=8")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise SettingsError(f"--set {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def _nest(parts: list[str], value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        out = {part: out}
+    return out
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """Read a YAML settings file into a dict, with errors naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SettingsError(f"settings file not found: {path}", "check the --config path")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise SettingsError(f"{path}:{where} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def load_settings(
+    path: Path | None = None,
+    overrides: list[str] | None = None,
+    arch: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Settings:
+    """Build settings from arch preset <- YAML file <- ``extra`` <- ``--set`` overrides.
+
+    ``extra`` holds first-class CLI flags (``{"train": {"max_steps": 5}}``); values
+    of ``None`` in it are ignored so that unset flags never override the file.
+    """
+    file_data = read_settings_file(path) if path is not None else {}
+    file_arch = (file_data.get("model") or {}).get("arch") if isinstance(
+        file_data.get("model"), dict
+    ) else None
+    chosen = arch or file_arch or "segan"
+    if chosen not in ARCH_PRESETS:
+        raise SettingsError(f"unknown arch '{chosen}' (choose one of: {', '.join(ARCH_PRESETS)})")
+    data = _merge(ARCH_PRESETS[chosen], file_data)
+    if arch is not None:
+        data = _merge(data, {"model": {"arch": arch}})
+    source = str(path) if path is not None else "settings"
+    try:
+        Settings.model_validate(data)
+    except ValidationError as err:
+        raise SettingsError(_describe(err, source)) from err
+    for section, values in (extra or {}).items():
+        clean = {k: v for k, v in values.items() if v is not None}
+        if clean:
+            data = _merge(data, {section: clean})
+    for text in overrides or []:
+        parts, value = parse_override(text)
+        data = _merge(data, _nest(parts, value))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        label = source + " with command-line overrides" if (overrides or extra) else source
+        raise SettingsError(_describe(err, label)) from err
+
+
+def settings_to_yaml(settings: Settings) -> str:
+    """Serialise settings to YAML (used for run folders and checkpoints)."""
+    return yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,63 @@
+"""Shared fixtures: the real reference audio in ../shared/data and a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from segan_cli.cli.app import app
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+VOICEBANK_SAMPLE = SHARED_DATA / "voicebank-sample"
+PESQ_PAIR = SHARED_DATA / "pesq-pair"
+
+
+def need_shared(path: Path) -> Path:
+    """Skip the calling test when the shared reference audio is absent."""
+    if not path.exists():
+        pytest.skip(f"reference audio not found at {path} (../shared/data is not beside "
+                    "this checkout)")
+    return path
+
+
+@pytest.fixture
+def voicebank_sample() -> Path:
+    return need_shared(VOICEBANK_SAMPLE)
+
+
+class Cli:
+    """Runs the real Typer app in-process; returns the click Result."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str | Path, code: int | None = 0):
+        result = self.runner.invoke(app, [str(a) for a in args])
+        if code is not None and result.exit_code != code:
+            raise AssertionError(
+                f"segan {' '.join(map(str, args))} exited {result.exit_code}, expected {code}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}\n"
+                f"exception: {result.exception!r}")
+        return result
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+@pytest.fixture
+def real_noise_dir(tmp_path: Path, voicebank_sample: Path) -> Path:
+    """Real DEMAND noise: the difference noisy - clean of a few sample pairs."""
+    out = tmp_path / "noise"
+    out.mkdir()
+    for name in ("p232_003", "p232_011", "p257_008", "p257_019"):
+        c, sr = sf.read(voicebank_sample / "clean" / f"{name}.wav", dtype="float32")
+        n, _ = sf.read(voicebank_sample / "noisy" / f"{name}.wav", dtype="float32")
+        sf.write(out / f"demand_{name}.wav", (n - c).astype(np.float32), sr, subtype="FLOAT")
+    return out
