@@ -1,0 +1,124 @@
+"""Training data over the window cache: datasets and the Lightning DataModule.
+
+Batches are ``{"clean": (B, 1, T), "noisy": (B, 1, T)}`` float32 tensors in raw signal
+units; the LightningModule applies the arch's transform (pre-emphasis or z-score)
+on the device. Memory maps are opened lazily inside each worker process, so nothing
+large is pickled when workers start. Under DDP, Lightning adds the distributed
+sampler itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from segan_cli.core.data.cache import SplitCache
+from segan_cli.core.data.manifest import Manifest, Utterance, load_manifest
+from segan_cli.errors import CorpusError
+from segan_cli.settings import Settings
+
+
+class WindowDataset(Dataset):
+    """(clean, noisy) windows of one split, read from the memory-mapped cache."""
+
+    def __init__(self, root: Path, split: str, window: int, hop: int) -> None:
+        self.root, self.split, self.window, self.hop = Path(root), split, window, hop
+        self._cache: SplitCache | None = None
+        self._len = len(SplitCache(self.root, split, window, hop))
+
+    @property
+    def cache(self) -> SplitCache:
+        if self._cache is None:
+            self._cache = SplitCache(self.root, self.split, self.window, self.hop)
+        return self._cache
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_cache"] = None  # reopen the memmaps in the worker
+        return state
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        clean, noisy = self.cache.window_at(i)
+        return {"clean": torch.from_numpy(clean)[None], "noisy": torch.from_numpy(noisy)[None]}
+
+
+def fixed_subset(utts: list[Utterance], k: int) -> list[int]:
+    """``k`` evenly spread utterance indices: the same every run and on every rank."""
+    if k >= len(utts):
+        return list(range(len(utts)))
+    return [int(i) for i in np.linspace(0, len(utts) - 1, k).round()]
+
+
+class SeganDataModule(L.LightningDataModule):
+    """Train/validation loaders over a prepared corpus, per the settings."""
+
+    def __init__(self, corpus: Path, settings: Settings) -> None:
+        super().__init__()
+        self.corpus = Path(corpus)
+        self.settings = settings
+        self.manifest: Manifest = load_manifest(self.corpus)
+        if self.manifest.sample_rate != settings.data.sample_rate:
+            raise CorpusError(
+                f"corpus {self.corpus} is at {self.manifest.sample_rate} Hz but the settings "
+                f"say data.sample_rate={settings.data.sample_rate}",
+                "prepare the corpus again or change the setting")
+        if not self.manifest.splits.get("train"):
+            raise CorpusError(f"corpus {self.corpus} has no training utterances")
+        if not self.manifest.splits.get("valid"):
+            raise CorpusError(f"corpus {self.corpus} has no validation split",
+                              "prepare it with validation speakers held out")
+        d = settings.data
+        self.train_set = WindowDataset(self.corpus, "train", d.window, d.hop)
+        self.valid_set = WindowDataset(self.corpus, "valid", d.window, d.hop)
+
+    @property
+    def stats(self) -> dict[str, float]:
+        return dict(self.manifest.stats)
+
+    def _loader(self, ds: Dataset, shuffle: bool, drop_last: bool) -> DataLoader:
+        t = self.settings.train
+        workers = t.num_workers
+        return DataLoader(
+            ds, batch_size=t.batch_size, shuffle=shuffle, drop_last=drop_last,
+            num_workers=workers, pin_memory=t.pin_memory and torch.cuda.is_available(),
+            persistent_workers=workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        drop = len(self.train_set) >= self.settings.train.batch_size
+        return self._loader(self.train_set, shuffle=True, drop_last=drop)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.valid_set, shuffle=False, drop_last=False)
+
+    def reference_batch(self, size: int | None = None, seed: int | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A fixed batch of training windows for virtual batch norm: (clean, noisy)."""
+        t = self.settings.train
+        size = size or t.ref_batch_size or t.batch_size
+        rng = np.random.default_rng(t.seed if seed is None else seed)
+        n = len(self.train_set)
+        picks = rng.choice(n, size=size, replace=n < size)
+        items = [self.train_set[int(i)] for i in picks]
+        return (torch.stack([it["clean"] for it in items]),
+                torch.stack([it["noisy"] for it in items]))
+
+    def validation_utterances(self, k: int | None = None) -> list[tuple[str, np.ndarray,
+                                                                        np.ndarray]]:
+        """A fixed subset of whole validation utterances: (id, clean, noisy)."""
+        utts = self.manifest.splits["valid"]
+        k = k or self.settings.train.val_utterances
+        cache = SplitCache(self.corpus, "valid", self.settings.data.window,
+                           self.settings.data.hop)
+        out = []
+        for j in fixed_subset(utts, k):
+            clean, noisy = cache.utterance(j)
+            out.append((utts[j].id, clean, noisy))
+        return out
