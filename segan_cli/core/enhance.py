@@ -1,0 +1,188 @@
+"""Whole-file enhancement: any rate and channel count in, the same out, streamed.
+
+The pipeline per block of input frames: resample to the model rate (soxr, streaming)
+-> per channel: pre-emphasis (state carried across blocks) -> windows through the
+model in batches, stitched by overlap-add (or the paper's non-overlapping windows)
+-> de-emphasis, run once over the stitched stream (state carried) -> resample back
+-> output. Memory is bounded by the block size, not the file's duration, and the
+output has exactly the input's length.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from segan_cli.core.audio import audio_info, check_finite, deemphasis, preemphasis
+from segan_cli.core.files import atomic_path
+from segan_cli.core.overlap_add import WindowStitcher
+from segan_cli.errors import AudioError
+
+RESAMPLE_QUALITY = "HQ"
+
+
+class WindowModel(Protocol):
+    """What the enhancer needs of a model: its rate, window and window mapping."""
+
+    sample_rate: int
+    window: int
+    preemphasis: float
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Map ``(B, window)`` pre-emphasised noisy windows to enhanced ones."""
+
+
+@dataclass
+class EnhanceReport:
+    """What one file's enhancement did: audio seconds, wall seconds, real-time factor."""
+
+    source: Path
+    output: Path
+    seconds: float
+    wall: float
+
+    @property
+    def rtf(self) -> float:
+        """Wall time over audio time (below 1 is faster than real time)."""
+        return self.wall / self.seconds if self.seconds else 0.0
+
+
+class _ChannelChain:
+    """Pre-emphasis -> window stitching -> de-emphasis for one channel."""
+
+    def __init__(self, model: WindowModel, chunking: str, batch_size: int) -> None:
+        self.coef = float(model.preemphasis)
+        self.stitcher = WindowStitcher(model, model.window, chunking, batch_size)
+        self.prev = 0.0
+        self.state = 0.0
+
+    def push(self, x: np.ndarray) -> np.ndarray:
+        if x.size == 0:
+            return np.zeros(0, dtype=np.float32)
+        y = preemphasis(x, self.coef, self.prev)
+        self.prev = float(x[-1])
+        return self._out(self.stitcher.push(y))
+
+    def finish(self) -> np.ndarray:
+        return self._out(self.stitcher.finish())
+
+    def _out(self, y: np.ndarray) -> np.ndarray:
+        z, self.state = deemphasis(y, self.coef, self.state)
+        return z
+
+
+class Enhancer:
+    """Enhances arrays, block streams and files with one model."""
+
+    def __init__(self, model: WindowModel, chunking: str = "ola", batch_size: int = 8,
+                 block_seconds: float = 30.0) -> None:
+        self.model = model
+        self.chunking = chunking
+        self.batch_size = int(batch_size)
+        self.block_seconds = float(block_seconds)
+
+    def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int
+               ) -> Iterator[np.ndarray]:
+        """Enhance ``(frames, channels)`` blocks; yields blocks of the same total length."""
+        msr = int(self.model.sample_rate)
+        down = soxr.ResampleStream(sample_rate, msr, channels, "float32", RESAMPLE_QUALITY) \
+            if sample_rate != msr else None
+        up = soxr.ResampleStream(msr, sample_rate, channels, "float32", RESAMPLE_QUALITY) \
+            if sample_rate != msr else None
+        chains = [_ChannelChain(self.model, self.chunking, self.batch_size)
+                  for _ in range(channels)]
+        # per-channel model-rate outputs not yet aligned across channels
+        pend = [np.zeros(0, dtype=np.float32) for _ in range(channels)]
+        held = np.zeros((0, channels), dtype=np.float32)
+        total_in = 0
+        emitted = 0
+        holdback = 4096  # kept until the end so the length can be trimmed exactly
+
+        def through(block: np.ndarray, last: bool) -> np.ndarray:
+            nonlocal pend
+            x = down.resample_chunk(block, last=last) if down is not None else block
+            outs = []
+            for c, chain in enumerate(chains):
+                y = chain.push(np.ascontiguousarray(x[:, c])) if x.size else \
+                    np.zeros(0, dtype=np.float32)
+                if last:
+                    y = np.concatenate([y, chain.finish()])
+                outs.append(np.concatenate([pend[c], y]))
+            n = min(o.size for o in outs)
+            pend = [o[n:] for o in outs]
+            merged = np.stack([o[:n] for o in outs], axis=1).astype(np.float32)
+            if up is not None:
+                merged = up.resample_chunk(merged, last=last)
+            return merged
+
+        for block in blocks:
+            block = np.asarray(block, dtype=np.float32).reshape(-1, channels)
+            total_in += block.shape[0]
+            held = np.concatenate([held, through(block, last=False)])
+            if held.shape[0] > holdback:
+                out, held = held[:-holdback], held[-holdback:]
+                emitted += out.shape[0]
+                yield out
+        held = np.concatenate([held, through(np.zeros((0, channels), np.float32), last=True)])
+        need = total_in - emitted
+        if held.shape[0] >= need:
+            held = held[:need]
+        else:
+            held = np.concatenate([held, np.zeros((need - held.shape[0], channels),
+                                                  dtype=np.float32)])
+        yield held
+
+    def enhance(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Enhance an in-memory signal (1-D or ``(frames, channels)``); same shape out."""
+        arr = np.asarray(x, dtype=np.float32)
+        two_d = arr.reshape(arr.shape[0], -1)
+        block = max(int(self.block_seconds * sample_rate), 1)
+        blocks = (two_d[a:a + block] for a in range(0, two_d.shape[0], block))
+        out = np.concatenate(list(self.stream(blocks, sample_rate, two_d.shape[1])))
+        return out.reshape(arr.shape)
+
+    def enhance_file(self, src: Path, dst: Path, subtype: str | None = None) -> EnhanceReport:
+        """Enhance ``src`` into ``dst`` (same rate, channels, length; subtype kept by default).
+
+        Reads and writes in blocks; ``dst`` appears only when complete.
+        """
+        info = audio_info(src)
+        if info.frames == 0:
+            raise AudioError(f"audio file is empty: {src}")
+        fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}.get(Path(dst).suffix.lower())
+        if fmt is None:
+            raise AudioError(f"cannot write {dst}: unsupported extension",
+                             "use .wav, .flac or .ogg")
+        subtype = subtype or info.subtype
+        if not sf.check_format(fmt, subtype):
+            subtype = sf.default_subtype(fmt)
+        block = max(int(self.block_seconds * info.sample_rate), 1)
+        t0 = time.perf_counter()
+        try:
+            with sf.SoundFile(str(src)) as fin, atomic_path(Path(dst)) as tmp:
+                blocks = _read_blocks(fin, block, src)
+                with sf.SoundFile(str(tmp), "w", info.sample_rate, info.channels, subtype,
+                                  format=fmt) as fout:
+                    for out in self.stream(blocks, info.sample_rate, info.channels):
+                        fout.write(np.clip(out, -1.0, 1.0) if "PCM" in subtype else out)
+        except sf.LibsndfileError as exc:
+            raise AudioError(f"cannot decode audio file {src}: {exc}") from exc
+        except OSError as exc:
+            raise AudioError(f"cannot write {dst}: {exc.strerror or exc}") from exc
+        return EnhanceReport(Path(src), Path(dst), info.duration, time.perf_counter() - t0)
+
+
+def _read_blocks(fin: sf.SoundFile, block: int, src: Path) -> Iterator[np.ndarray]:
+    while True:
+        data = fin.read(block, dtype="float32", always_2d=True)
+        if data.shape[0] == 0:
+            return
+        check_finite(data, src)
+        yield data
