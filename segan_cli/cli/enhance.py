@@ -1,17 +1,108 @@
-"""``segan enhance``: not built yet in this release."""
+"""``segan enhance``: denoise a recording or a folder tree with a checkpoint or Wiener."""
 
 from __future__ import annotations
 
+import functools
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from segan_cli.cli.common import fail
+from segan_cli.cli.common import (
+    ConfigOpt,
+    SetOpt,
+    console,
+    err_console,
+    fail,
+    settings_from,
+    user_errors,
+)
+from segan_cli.core import batch_enhance
+from segan_cli.core.audio import audio_info
+from segan_cli.errors import SeganError
 
 
+@user_errors
 def enhance(
-    args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None,
+    source: Annotated[Path, typer.Argument(help="A recording, or a folder of recordings.")],
+    output: Annotated[Path | None, typer.Argument(help="Output file (file input).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (or file).")
+                   ] = None,
+    ckpt: Annotated[Path | None, typer.Option(help="Checkpoint from `segan train`.")] = None,
+    method: Annotated[str, typer.Option(help="model (needs --ckpt) or wiener.")] = "model",
+    glob: Annotated[str, typer.Option(help="Files to take from a folder.")] = "*",
+    workers: Annotated[int, typer.Option(help="Processes for folder runs.")] = 1,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Windows per forward pass.")] = None,
+    chunking: Annotated[str | None, typer.Option(
+        help="ola (overlap-add, default) or paper (non-overlapping windows).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random latent z from this seed "
+                                             "(default z = 0).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
 ) -> None:
-    """Not built yet."""
-    raise fail("`segan enhance` is not available in this version yet",
-               "it is planned; see the README for what works today")
+    """Denoise IN to OUT: same rate, channels, length and sample format as the input."""
+    settings = settings_from(config, sets, extra={"enhance": {
+        "device": device, "batch_size": batch_size, "chunking": chunking, "seed": seed}})
+    e = settings.enhance
+    if output is not None and out is not None:
+        raise SeganError("give the output either as OUTPUT or as --out, not both")
+    if method not in ("model", "wiener"):
+        raise SeganError(f"unknown --method {method!r}", "use model or wiener")
+    if method == "model":
+        if ckpt is None:
+            raise SeganError("--ckpt is required with --method model",
+                             "pass a checkpoint from `segan train`, or --method wiener")
+        from segan_cli.core.inference import load_bundle
+
+        bundle = load_bundle(ckpt, "cpu")  # fail early, in this process, on a bad checkpoint
+        factory = functools.partial(batch_enhance.model_enhancer, ckpt, e.device,
+                                    e.chunking, e.batch_size, e.block_seconds, e.seed)
+        label = f"{bundle.arch} checkpoint {ckpt.name}"
+    else:
+        factory = batch_enhance.wiener_enhancer
+        label = "Wiener filter"
+    jobs, skipped = batch_enhance.plan(source, output or out, glob, overwrite)
+    if source.is_file():
+        audio_info(source)  # a clear error before any work for a single bad file
+    total_seconds = 0.0
+    for job in jobs:
+        try:
+            total_seconds += audio_info(job.src).duration
+        except SeganError:
+            pass  # reported by name when its job runs
+    if skipped:
+        console.print(f"skipping {len(skipped)} file(s) whose output already exists")
+    failures: list[tuple[Path, str]] = []
+    done_seconds = wall = 0.0
+    t0 = time.perf_counter()
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed:.1f}/{task.total:.1f} s audio"),
+                  TextColumn("RTF {task.fields[rtf]}"), TimeElapsedColumn(),
+                  console=err_console) as progress:
+        task = progress.add_task(f"enhancing with {label}", total=max(total_seconds, 1e-9),
+                                 rtf="-")
+        for outcome in batch_enhance.run(jobs, factory, workers):
+            if outcome.error is not None:
+                failures.append((outcome.job.src, outcome.error))
+                progress.console.print(f"[red]failed:[/] {outcome.job.src}: {outcome.error}")
+                continue
+            assert outcome.report is not None
+            done_seconds += outcome.report.seconds
+            wall = time.perf_counter() - t0
+            progress.update(task, advance=outcome.report.seconds,
+                            rtf=f"{wall / done_seconds:.3f}" if done_seconds else "-")
+    ok = len(jobs) - len(failures)
+    where = jobs[0].dst if len(jobs) == 1 and source.is_file() else (output or out)
+    rtf = f", real-time factor {wall / done_seconds:.3f}" if done_seconds else ""
+    console.print(f"enhanced {ok} file(s), {done_seconds:.1f} s of audio in {wall:.1f} s"
+                  f"{rtf} -> [bold]{where}[/]")
+    if failures:
+        if source.is_file():
+            raise fail(failures[0][1])
+        err_console.print(f"[bold red]{len(failures)} file(s) failed[/] (listed above); "
+                          "the others are complete. Re-run to retry only the failed ones.")
+        raise typer.Exit(1)

@@ -1,0 +1,160 @@
+"""Planning and running enhancement jobs for files and folder trees.
+
+Folder runs mirror the input tree, skip outputs that already exist (so an
+interrupted run resumes), never overwrite an input, and carry on past a bad file,
+recording its error. Outputs appear only when complete (temporary name + rename).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from segan_cli.core.enhance import EnhanceReport
+from segan_cli.errors import SeganError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+class FileEnhancer(Protocol):
+    def enhance_file(self, src: Path, dst: Path, subtype: str | None = None
+                     ) -> EnhanceReport: ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its output goes."""
+
+    src: Path
+    dst: Path
+
+
+@dataclass
+class JobOutcome:
+    job: Job
+    report: EnhanceReport | None = None
+    error: str | None = None
+    skipped: bool = False
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = False
+         ) -> tuple[list[Job], list[Job]]:
+    """(jobs to run, jobs skipped because their output exists) for a file or a folder."""
+    src = Path(src)
+    if not src.exists():
+        raise SeganError(f"input not found: {src}")
+    if src.is_file():
+        if dst is None:
+            raise SeganError("where should the output go?", "give OUTPUT or --out")
+        if dst.is_dir() or str(dst).endswith(os.sep):
+            dst = dst / src.name
+        if dst.suffix.lower() not in AUDIO_SUFFIXES:
+            raise SeganError(f"cannot write {dst}: unsupported extension",
+                             f"use one of {', '.join(AUDIO_SUFFIXES)}")
+        job = Job(src, dst)
+        if _same(src, dst) and not overwrite:
+            raise SeganError(f"output {dst} is the input file",
+                             "choose another output or pass --overwrite to replace it")
+        if dst.exists() and not overwrite:
+            raise SeganError(f"output exists: {dst}", "pass --overwrite to replace it")
+        return [job], []
+    if dst is None:
+        raise SeganError(f"{src} is a folder: say where the outputs go",
+                         "pass --out OUT_DIR")
+    if dst.exists() and not dst.is_dir():
+        raise SeganError(f"{src} is a folder, so the output must be a folder too, "
+                         f"but {dst} is a file", "pass --out OUT_DIR")
+    if _same(src, dst) and not overwrite:
+        raise SeganError("the output folder is the input folder",
+                         "choose another --out, or pass --overwrite to replace the inputs")
+    pat = pattern if pattern.startswith("**/") else f"**/{pattern}"
+    files = sorted(p for p in src.glob(pat)
+                   if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+                   and not p.name.startswith(".")
+                   and not (dst.exists() and _inside(p, dst) and not _same(src, dst)))
+    if not files:
+        raise SeganError(f"no audio files matching '{pattern}' in {src}",
+                         "check the folder or the --glob pattern")
+    todo, skipped = [], []
+    for f in files:
+        job = Job(f, dst / f.relative_to(src))
+        (skipped if job.dst.exists() and not overwrite else todo).append(job)
+    return todo, skipped
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def run_one(enhancer: FileEnhancer, job: Job) -> JobOutcome:
+    """Run one job; a user error (bad audio, unwritable output) is recorded, not raised."""
+    try:
+        return JobOutcome(job, enhancer.enhance_file(job.src, job.dst))
+    except SeganError as exc:
+        return JobOutcome(job, error=str(exc))
+
+
+# Per worker process: the enhancer its initializer built (each process loads the
+# model once, not once per file). Never used in the parent process.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(factory: Callable[[], FileEnhancer], threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER["enhancer"] = factory()
+
+
+def _run_in_worker(job: Job) -> JobOutcome:
+    return run_one(_WORKER["enhancer"], job)
+
+
+def model_enhancer(ckpt: Path, device: str = "cpu", chunking: str = "ola",
+                   batch_size: int = 8, block_seconds: float = 30.0,
+                   seed: int | None = None) -> FileEnhancer:
+    """An Enhancer for a checkpoint (module-level so worker processes can build it)."""
+    from segan_cli.core.enhance import Enhancer
+    from segan_cli.core.inference import GeneratorModel, load_bundle
+
+    bundle = load_bundle(ckpt, device)
+    return Enhancer(GeneratorModel.from_bundle(bundle, seed), chunking, batch_size,
+                    block_seconds)
+
+
+def wiener_enhancer() -> FileEnhancer:
+    """The Wiener-filter baseline as a file enhancer."""
+    from segan_cli.core.baselines import WienerFileEnhancer
+
+    return WienerFileEnhancer()
+
+
+def run(jobs: list[Job], factory: Callable[[], FileEnhancer], workers: int = 1
+        ) -> Iterator[JobOutcome]:
+    """Yield outcomes as jobs finish; ``workers`` > 1 uses that many processes."""
+    if workers <= 1 or len(jobs) <= 1:
+        enhancer = factory()
+        for job in jobs:
+            yield run_one(enhancer, job)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(workers, initializer=_init_worker,
+                             initargs=(factory, threads)) as pool:
+        futures = [pool.submit(_run_in_worker, job) for job in jobs]
+        for fut in as_completed(futures):
+            yield fut.result()

@@ -1,0 +1,143 @@
+"""From a checkpoint to a window model the enhancer can run, with nothing else needed.
+
+A training checkpoint is self-contained: its hyper-parameters hold the settings
+(architecture, widths, window, emphasis, normalisation), the corpus statistics and
+the package version. Loading never executes pickled code (``weights_only=True``)
+and builds only the generator.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import ValidationError
+
+from segan_cli.core.models import GeneratorBase, SignalTransform, build_generator
+from segan_cli.errors import CheckpointError
+from segan_cli.settings import Settings
+
+GENERATOR_PREFIX = "generator."
+
+
+@dataclass
+class GeneratorBundle:
+    """A generator with the settings and statistics it was trained with."""
+
+    generator: GeneratorBase
+    settings: Settings
+    stats: dict[str, float]
+    version: str
+    path: Path | None = None
+    step: int | None = None
+
+    @property
+    def arch(self) -> str:
+        return self.settings.model.arch
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` takes CUDA when present; asking for CUDA without it is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise CheckpointError("--device cuda was asked for but no CUDA device is available",
+                              "use --device cpu or auto")
+    return torch.device(name)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint file's dict without running pickled code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}",
+                              "train one with `segan train` or check the --ckpt path")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError,
+            ValueError, OSError) as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: it is corrupted or not a "
+                              f"segan checkpoint ({type(exc).__name__})") from exc
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path} is not a segan training checkpoint (no state_dict)")
+    return ckpt
+
+
+def load_bundle(path: Path, device: str | torch.device = "cpu",
+                expect_arch: str | None = None) -> GeneratorBundle:
+    """The generator of a training checkpoint, in eval mode on ``device``."""
+    ckpt = read_checkpoint(path)
+    hp = ckpt.get("hyper_parameters") or {}
+    if "settings" not in hp:
+        raise CheckpointError(f"{path} holds no segan settings",
+                              "it was not written by `segan train`")
+    try:
+        settings = Settings.model_validate(hp["settings"])
+    except ValidationError as exc:
+        raise CheckpointError(f"{path} has settings this version cannot read: "
+                              f"{exc.errors()[0]['msg']}") from exc
+    if expect_arch is not None and settings.model.arch != expect_arch:
+        raise CheckpointError(f"{path} is an '{settings.model.arch}' checkpoint, "
+                              f"expected '{expect_arch}'")
+    gen = build_generator(settings.model, settings.data.window)
+    state = {k[len(GENERATOR_PREFIX):]: v for k, v in ckpt["state_dict"].items()
+             if k.startswith(GENERATOR_PREFIX)}
+    try:
+        gen.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: generator weights do not match its settings "
+                              f"({str(exc).splitlines()[0]})") from exc
+    gen.eval().to(pick_device(device) if isinstance(device, str) else device)
+    return GeneratorBundle(gen, settings, dict(hp.get("stats") or {}),
+                           str(hp.get("version", "unknown")), Path(path),
+                           ckpt.get("global_step"))
+
+
+class GeneratorModel:
+    """Maps pre-emphasised noisy windows to enhanced ones (the enhancer's WindowModel).
+
+    z is zeros by default; with ``seed`` it is a reproducible N(0, I) draw.
+    """
+
+    def __init__(self, generator: GeneratorBase, settings: Settings,
+                 stats: dict[str, float] | None = None, seed: int | None = None) -> None:
+        self.generator = generator
+        self.sample_rate = settings.data.sample_rate
+        self.window = settings.data.window
+        self.preemphasis = settings.model.preemphasis
+        # pre-emphasis runs over the whole stream; here only the z-score part applies
+        self.transform = SignalTransform(0.0, stats if settings.model.input_norm == "zscore"
+                                         else None)
+        if settings.model.input_norm == "zscore":
+            SignalTransform.from_settings(settings.model, stats)  # validates stats
+        self.device = next(generator.parameters()).device
+        self._rng = None
+        if seed is not None:
+            self._rng = torch.Generator(device=self.device)
+            self._rng.manual_seed(int(seed))
+
+    @classmethod
+    def from_bundle(cls, bundle: GeneratorBundle, seed: int | None = None) -> GeneratorModel:
+        return cls(bundle.generator, bundle.settings, bundle.stats, seed)
+
+    @torch.inference_mode()
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+        x = x.to(self.device)[:, None, :]
+        x = self.transform.to_model_input(x)
+        zeros = self._rng is None
+        z = self.generator.latent(x.shape[0], self.device, generator=self._rng, zeros=zeros,
+                                  length=x.shape[-1])
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            y = self.generator(x, z)
+        finally:
+            self.generator.train(was_training)
+        y = self.transform.from_model_output(y)
+        return y[:, 0, :].float().cpu().numpy()

@@ -1,0 +1,231 @@
+"""The SEGAN LightningModule: LSGAN + L1 training with manual optimisation.
+
+Batches from the DataModule are ``{"clean": (B,1,T), "noisy": (B,1,T)}`` in raw
+signal units; the module applies the arch's :class:`SignalTransform` on-device so the
+DataModule stays arch-agnostic. Each step updates the discriminator, then the
+generator (the paper's order), reusing one generator forward for both.
+
+Losses (LSGAN, Mao et al. 2017, as in the paper)::
+
+    D: 0.5*E[(D(clean, noisy) - 1)^2] + 0.5*E[D(G(noisy), noisy)^2]
+    G: 0.5*E[(D(G(noisy), noisy) - 1)^2] + l1_weight * mean|G(noisy) - clean|
+
+The L1 term is measured after :meth:`SignalTransform.from_model_output`: signal units
+for ``adv`` (z-score undone) and the pre-emphasised signal for ``segan``.
+
+The checkpoint is self-contained: hyper-parameters hold the settings (JSON-safe),
+corpus statistics, arch, sample rate, pre-emphasis and package version; the VBN
+reference batch is the buffer ``discriminator.ref_batch`` of the state dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from pydantic import ValidationError
+from torch import Tensor
+
+from segan_cli import __version__
+from segan_cli.core.models import build_discriminator, build_generator
+from segan_cli.core.models.transforms import SignalTransform
+from segan_cli.errors import CheckpointError, SeganError, SettingsError
+from segan_cli.settings import Settings
+
+
+def _as_settings(settings: Settings | Mapping[str, Any]) -> Settings:
+    if isinstance(settings, Settings):
+        return settings
+    try:
+        return Settings.model_validate(dict(settings))
+    except ValidationError as err:
+        raise SettingsError(f"invalid settings for the model: {err.errors()[0]['msg']} "
+                            f"at {'.'.join(map(str, err.errors()[0]['loc']))}") from err
+
+
+class SeganGAN(pl.LightningModule):
+    """Generator + VBN discriminator of ``settings.model.arch``, trained adversarially.
+
+    ``stats`` are the corpus statistics (``noisy_mean``, ``noisy_std``,
+    ``clean_mean``, ``clean_std``); required when ``model.input_norm`` is ``zscore``.
+    """
+
+    def __init__(self, settings: Settings | Mapping[str, Any],
+                 stats: Mapping[str, float] | None = None) -> None:
+        super().__init__()
+        self.settings = _as_settings(settings)
+        model, window = self.settings.model, self.settings.data.window
+        self.transform = SignalTransform.from_settings(model, stats)
+        stats_json = None if stats is None else {k: float(v) for k, v in stats.items()}
+        self.save_hyperparameters({
+            "settings": self.settings.model_dump(mode="json"),
+            "stats": stats_json,
+            "arch": model.arch,
+            "sample_rate": self.settings.data.sample_rate,
+            "window": window,
+            "preemphasis": model.preemphasis,
+            "input_norm": model.input_norm,
+            "version": __version__,
+        })
+        self.automatic_optimization = False
+        self.generator = build_generator(model, window)
+        self.discriminator = build_discriminator(model, window)
+
+    # -- reference batch -------------------------------------------------------------
+
+    @property
+    def has_reference_batch(self) -> bool:
+        """Whether the VBN reference batch is set (by the DataModule or a checkpoint)."""
+        return self.discriminator.has_reference
+
+    def set_reference_batch(self, clean: Tensor, noisy: Tensor, force: bool = False) -> bool:
+        """Store the VBN reference from raw ``(B_ref, 1, window)`` clean/noisy windows.
+
+        They are transformed to model units and kept in (clean, noisy) channel order.
+        A reference already present (e.g. restored from a checkpoint) is kept unless
+        ``force``; returns whether the reference was (re)set.
+        """
+        if self.has_reference_batch and not force:
+            return False
+        with torch.no_grad():
+            clean = clean.to(self.device, torch.float32)
+            noisy = noisy.to(self.device, torch.float32)
+            pair = torch.cat([self.transform.to_model_target(clean),
+                              self.transform.to_model_input(noisy)], dim=1)
+        self.discriminator.set_reference(pair)
+        return True
+
+    # -- training --------------------------------------------------------------------
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        """[generator optimiser, discriminator optimiser] from ``settings.train``."""
+        train = self.settings.train
+        if train.optimizer == "adam":
+            def make(params, lr):
+                return torch.optim.Adam(params, lr=lr, betas=tuple(train.betas))
+        else:
+            def make(params, lr):
+                return torch.optim.RMSprop(params, lr=lr)
+        return [make(self.generator.parameters(), train.lr_g),
+                make(self.discriminator.parameters(), train.lr_d)]
+
+    def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        """One discriminator update, then one generator update."""
+        opt_g, opt_d = self.optimizers()
+        self._ensure_reference(batch)
+        noisy = self.transform.to_model_input(batch["noisy"])
+        clean = self.transform.to_model_target(batch["clean"])
+        fake = self.generator(noisy)
+        n = noisy.shape[0]
+
+        # Discriminator: real and fake scored in one pass (VBN makes samples independent).
+        scores = self.discriminator(torch.cat([torch.cat([clean, noisy], dim=1),
+                                               torch.cat([fake.detach(), noisy], dim=1)]))
+        d_real, d_fake = scores[:n], scores[n:]
+        d_loss = 0.5 * (d_real - 1).square().mean() + 0.5 * d_fake.square().mean()
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(d_loss + self._zero_touch_generator())
+        opt_d.step()
+
+        # Generator: fool the updated discriminator, stay close to clean.
+        g_adv = 0.5 * (self.discriminator(torch.cat([fake, noisy], dim=1)) - 1).square().mean()
+        target = self.transform.to_output_signal(batch["clean"])
+        g_l1 = (self.transform.from_model_output(fake) - target).abs().mean()
+        g_loss = g_adv + self.settings.train.l1_weight * g_l1
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(g_loss)
+        opt_g.step()
+
+        losses = {"d_loss": d_loss.detach(), "g_adv": g_adv.detach(), "g_l1": g_l1.detach(),
+                  "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
+        for key, value in losses.items():
+            self.log(key, value, prog_bar=key in ("d_loss", "g_adv", "g_l1"), batch_size=n)
+        return losses
+
+    def _zero_touch_generator(self) -> Tensor | float:
+        """Exact zero that involves every generator parameter, when data-parallel.
+
+        DDP expects each backward to reach every parameter; the discriminator loss
+        does not reach the generator, which plain ``strategy="ddp"`` rejects. The
+        generator's resulting zero gradients are cleared before its own step.
+        """
+        if self._trainer is None or self.trainer.world_size <= 1:
+            return 0.0
+        return sum(p.view(-1)[0] * 0.0 for p in self.generator.parameters())
+
+    def _ensure_reference(self, batch: Mapping[str, Tensor]) -> None:
+        if self.has_reference_batch:
+            return
+        size = self.settings.train.ref_batch_size or batch["clean"].shape[0]
+        rank_zero_warn("no VBN reference batch was set before fit; using the first "
+                       "training batch (call SeganGAN.set_reference_batch to choose one)")
+        self.set_reference_batch(batch["clean"][:size], batch["noisy"][:size])
+
+    # -- validation and inference ----------------------------------------------------
+
+    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> Tensor:
+        """``val_l1``: mean |enhanced - clean| with z = 0, in the L1 space of training."""
+        enhanced = self.enhance_windows(batch["noisy"])
+        target = self.transform.to_output_signal(batch["clean"].float())
+        val_l1 = (enhanced - target).abs().mean()
+        self.log("val_l1", val_l1, prog_bar=True, sync_dist=True,
+                 batch_size=batch["noisy"].shape[0])
+        return val_l1
+
+    @torch.no_grad()
+    def enhance_windows(self, noisy: Tensor, prev: Tensor | None = None,
+                        z: Tensor | None = None) -> Tensor:
+        """Enhance raw windows ``(B, 1, T)`` (T a multiple of ``generator.reduction``).
+
+        Runs the generator in eval mode with z = 0 (or the given ``z``) and returns
+        float32 output in signal units **still pre-emphasised** when the model uses
+        pre-emphasis: the caller de-emphasises the whole stitched file once
+        (``segan_cli.core.audio.deemphasis``). ``prev`` (B, 1) holds the sample before
+        each window so that window pre-emphasis matches whole-file pre-emphasis.
+        """
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            noisy = noisy.to(self.device, torch.float32)
+            x = self.transform.to_model_input(noisy, prev)
+            if z is None:
+                z = self.generator.latent(x.shape[0], x.device, zeros=True, length=x.shape[-1])
+            y = self.generator(x, z)
+            return self.transform.from_model_output(y.float())
+        finally:
+            self.generator.train(was_training)
+
+    # -- loading ---------------------------------------------------------------------
+
+    @classmethod
+    def from_checkpoint(cls, path: Path | str, map_location: str | torch.device = "cpu",
+                        expected_arch: str | None = None) -> SeganGAN:
+        """Load a checkpoint without executing pickled code (``weights_only=True``).
+
+        Raises :class:`CheckpointError` for a missing, corrupted or foreign file, or
+        a checkpoint of another arch than ``expected_arch``. Returns the module in eval mode.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint not found: {path}")
+        try:
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as exc:  # torch raises many types for a bad file
+            raise CheckpointError(f"{path} is not a readable checkpoint: {exc}") from exc
+        hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+        if not isinstance(hparams, dict) or "settings" not in hparams or "state_dict" not in ckpt:
+            raise CheckpointError(f"{path} is not a segan training checkpoint",
+                                  "pass a .ckpt written by `segan train`")
+        arch = hparams.get("arch")
+        if expected_arch is not None and arch != expected_arch:
+            raise CheckpointError(f"{path} holds a '{arch}' model, expected '{expected_arch}'")
+        try:
+            module = cls(hparams["settings"], hparams.get("stats"))
+            module.load_state_dict(ckpt["state_dict"])
+        except (SeganError, RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"{path} does not match this version's models: {exc}") from exc
+        return module.eval()
