@@ -169,3 +169,26 @@ def test_pairs_resamples_other_rates(cli, tmp_path: Path, voicebank_sample, rate
     assert info.samplerate == 16000 and info.channels == 1
     src = sf.info(voicebank_sample / "clean" / f"{u.id}.wav")
     assert abs(info.frames - src.frames) <= 2
+
+
+def test_resume_with_changed_split_plan_has_no_duplicates(cli, tmp_path: Path,
+                                                         voicebank_sample, monkeypatch) -> None:
+    out = tmp_path / "vb"
+    real_add = corpus_mod.CorpusBuilder.add
+    calls = {"n": 0}
+
+    def flaky_add(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 20:
+            raise KeyboardInterrupt
+        return real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(corpus_mod.CorpusBuilder, "add", flaky_add)
+    cli("prepare", "pairs", "--clean", voicebank_sample / "clean", "--noisy",
+        voicebank_sample / "noisy", "--out", out, code=130)
+    monkeypatch.setattr(corpus_mod.CorpusBuilder, "add", real_add)
+    _pairs(cli, voicebank_sample, out, "--valid-speakers", "p257")
+    m = load_manifest(out)
+    ids = [u.id for utts in m.splits.values() for u in utts]
+    assert len(ids) == len(set(ids)) == 25
+    assert {u.speaker for u in m.splits["valid"]} == {"p257"}

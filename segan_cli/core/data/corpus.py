@@ -57,16 +57,33 @@ class CorpusBuilder:
             self.clear()
         self.root.mkdir(parents=True, exist_ok=True)
         self.done: dict[tuple[str, str], Utterance] = {}
+        # keys confirmed (has) or written (add) by this run: a resumed run whose split
+        # plan changed must not carry stale entries into the manifest
+        self.current: set[tuple[str, str]] = set()
         progress = self.root / PROGRESS_NAME
         if progress.is_file():
-            for line in progress.read_text(encoding="utf-8").splitlines():
-                try:
-                    rec = json.loads(line)
-                    utt = Utterance(**rec["utt"])
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line cut by an interruption: redo that utterance
-                if (self.root / utt.clean).is_file() and (self.root / utt.noisy).is_file():
-                    self.done[(rec["split"], utt.id)] = utt
+            self._load_progress(progress)
+        if not progress.is_file():
+            progress.write_text(json.dumps({"sample_rate": self.sample_rate}) + "\n",
+                                encoding="utf-8")
+
+    def _load_progress(self, progress: Path) -> None:
+        lines = progress.read_text(encoding="utf-8").splitlines()
+        try:
+            header = json.loads(lines[0]) if lines else {}
+        except ValueError:
+            header = {}
+        if header.get("sample_rate") != self.sample_rate:
+            self.clear()  # written at another rate: start over
+            return
+        for line in lines[1:]:
+            try:
+                rec = json.loads(line)
+                utt = Utterance(**rec["utt"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut by an interruption: redo that utterance
+            if (self.root / utt.clean).is_file() and (self.root / utt.noisy).is_file():
+                self.done[(rec["split"], utt.id)] = utt
 
     def clear(self) -> None:
         """Remove everything a previous prepare wrote (only our own files)."""
@@ -81,7 +98,12 @@ class CorpusBuilder:
         return len(self.done)
 
     def has(self, split: str, utt_id: str) -> bool:
-        return (split, utt_id) in self.done
+        """Whether the pair is already written; if so it belongs to this run's corpus."""
+        key = (split, utt_id)
+        if key in self.done:
+            self.current.add(key)
+            return True
+        return False
 
     def add(self, split: str, utt_id: str, speaker: str, clean: np.ndarray,
             noisy: np.ndarray, snr: float | None = None, noise: str | None = None) -> Utterance:
@@ -103,14 +125,16 @@ class CorpusBuilder:
         with open(self.root / PROGRESS_NAME, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"split": split, "utt": asdict(utt)}) + "\n")
         self.done[(split, utt_id)] = utt
+        self.current.add((split, utt_id))
         return utt
 
     def finish(self, source: dict[str, Any],
                progress: Callable[[int], None] | None = None) -> Manifest:
         """Build the window caches and statistics, then write the manifest."""
         splits: dict[str, list[Utterance]] = {s: [] for s in SPLITS}
-        for (split, _), utt in self.done.items():
-            splits[split].append(utt)
+        for key, utt in self.done.items():
+            if key in self.current:
+                splits[key[0]].append(utt)
         for utts in splits.values():
             utts.sort(key=lambda u: u.id)
         if not splits["train"]:

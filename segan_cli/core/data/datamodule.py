@@ -14,7 +14,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from segan_cli.core.data.cache import SplitCache
 from segan_cli.core.data.manifest import Manifest, Utterance, load_manifest
@@ -47,6 +47,30 @@ class WindowDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         clean, noisy = self.cache.window_at(i)
         return {"clean": torch.from_numpy(clean)[None], "noisy": torch.from_numpy(noisy)[None]}
+
+
+class EpochShuffle(Sampler[int]):
+    """A random order that depends only on (seed, epoch), so a resumed run replays it.
+
+    Lightning calls :meth:`set_epoch` before every epoch (and wraps this sampler for
+    distributed training).
+    """
+
+    def __init__(self, length: int, seed: int) -> None:
+        self.length = int(length)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        g = torch.Generator()
+        g.manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.length, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.length
 
 
 def fixed_subset(utts: list[Utterance], k: int) -> list[int]:
@@ -85,8 +109,9 @@ class SeganDataModule(L.LightningDataModule):
     def _loader(self, ds: Dataset, shuffle: bool, drop_last: bool) -> DataLoader:
         t = self.settings.train
         workers = t.num_workers
+        sampler = EpochShuffle(len(ds), t.seed) if shuffle else None
         return DataLoader(
-            ds, batch_size=t.batch_size, shuffle=shuffle, drop_last=drop_last,
+            ds, batch_size=t.batch_size, sampler=sampler, drop_last=drop_last,
             num_workers=workers, pin_memory=t.pin_memory and torch.cuda.is_available(),
             persistent_workers=workers > 0,
         )
