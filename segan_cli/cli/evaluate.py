@@ -1,17 +1,156 @@
-"""``segan evaluate``: not built yet in this release."""
+"""``segan evaluate``: the paper's table (PESQ, CSIG, CBAK, COVL, SSNR, STOI) for systems."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from segan_cli.cli.common import fail
+from segan_cli.cli.common import (
+    ConfigOpt,
+    RichProgress,
+    SetOpt,
+    console,
+    err_console,
+    fail,
+    settings_from,
+    user_errors,
+)
+from segan_cli.errors import SeganError
+
+COLUMNS = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi")
 
 
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.2f}"
+
+
+@user_errors
 def evaluate(
-    args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None,
+    data: Annotated[Path | None, typer.Option("--data", "-d",
+                                              help="Corpus made by `segan prepare`.")] = None,
+    split: Annotated[str, typer.Option(help="Corpus split to score.")] = "test",
+    ckpt: Annotated[list[Path] | None, typer.Option(
+        help="Checkpoint(s) to add as rows (repeatable).")] = None,
+    wiener: Annotated[bool, typer.Option("--wiener/--no-wiener",
+                                         help="Include the Wiener baseline row.")] = True,
+    clean: Annotated[Path | None, typer.Option(help="Clean reference folder.")] = None,
+    enhanced: Annotated[list[Path] | None, typer.Option(
+        help="Enhanced folder(s) to score against --clean (repeatable).")] = None,
+    name: Annotated[list[str] | None, typer.Option(
+        help="Row label for each --enhanced folder.")] = None,
+    mode: Annotated[str | None, typer.Option(
+        help="default (composites clipped to [1,5]) or paper (MATLAB-compatible).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Scoring processes (default: all cores).")
+                       ] = None,
+    resample: Annotated[bool | None, typer.Option(
+        "--resample", help="Resample mismatched rates instead of failing.")] = None,
+    estoi: Annotated[bool, typer.Option("--estoi", help="Also compute extended STOI.")
+                     ] = False,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Write per-file values.")
+                        ] = None,
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", help="Write means, std and 95% confidence intervals.")] = None,
+    device: Annotated[str | None, typer.Option(help="Device for checkpoints.")] = None,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
 ) -> None:
-    """Not built yet."""
-    raise fail("`segan evaluate` is not available in this version yet",
-               "it is planned; see the README for what works today")
+    """Score a corpus split (Noisy, Wiener, checkpoints) or folders of enhanced files."""
+    from segan_cli.core.evaluation import (
+        PAPER_ROWS,
+        VOICEBANK_NAME,
+        corpus_systems,
+        folder_systems,
+        score_systems,
+    )
+
+    settings = settings_from(config, sets, extra={
+        "evaluate": {"mode": mode, "workers": workers, "resample": resample,
+                     "extended_stoi": estoi or None},
+        "enhance": {"device": device}})
+    ev = settings.evaluate
+    n_workers = ev.workers or os.cpu_count() or 1
+    if (data is None) == (clean is None):
+        raise SeganError("say what to score",
+                         "give --data CORPUS, or --clean DIR with --enhanced DIR")
+    if clean is not None and not enhanced:
+        raise SeganError("--clean needs at least one --enhanced folder")
+    corpus_name = ""
+    with RichProgress() as progress:
+        if data is not None:
+            manifest, systems = corpus_systems(
+                data, split, ckpt, wiener, settings.enhance.device, settings.enhance.chunking,
+                settings.enhance.batch_size, progress)
+            corpus_name = manifest.name
+            title = f"{manifest.name} {split} split: {len(systems[0].pairs)} files ({ev.mode})"
+        else:
+            assert clean is not None and enhanced is not None
+            systems = folder_systems(clean, enhanced, name)
+            title = f"{clean}: {len(systems[0].pairs)} files matched ({ev.mode})"
+        for system in systems:
+            for note in system.notes:
+                progress.note(note)
+        score_systems(systems, n_workers, ev.mode, ev.resample, ev.extended_stoi, progress)
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("system")
+    cols = COLUMNS + (("estoi",) if ev.extended_stoi else ())
+    for col in cols:
+        table.add_column(col.upper(), justify="right")
+    table.add_column("scored", justify="right")
+    any_scored = False
+    for system in systems:
+        res = system.result
+        assert res is not None
+        any_scored |= res.n_scored > 0
+        table.add_row(system.label, *(_fmt(res.summary[c].mean) if c in res.summary else "-"
+                                      for c in cols), f"{res.n_scored}/{res.n_total}")
+    if corpus_name == VOICEBANK_NAME:
+        table.add_section()
+        for label, row in PAPER_ROWS.items():
+            table.add_row(f"[dim]{label}[/]", *(f"[dim]{_fmt(row.get(c))}[/]" for c in cols),
+                          "[dim]824[/]")
+    console.print(table)
+    for system in systems:
+        res = system.result
+        assert res is not None
+        for failure in res.failures:
+            err_console.print(f"[yellow]not scored[/] {system.label}: {failure.name}: "
+                              f"{failure.message}", highlight=False)
+    if csv_path is not None:
+        _write_csv(csv_path, systems, cols)
+        console.print(f"per-file values written to [bold]{csv_path}[/]")
+    if json_path is not None:
+        from segan_cli.core.files import write_text_atomic
+
+        write_text_atomic(json_path, json.dumps(
+            {"title": title, "systems": {s.label: s.result.to_dict() for s in systems
+                                         if s.result is not None}}, indent=1))
+        console.print(f"summary written to [bold]{json_path}[/]")
+    if not any_scored:
+        raise fail("no file could be scored (see the messages above)")
+
+
+def _write_csv(path: Path, systems: list, cols: tuple[str, ...]) -> None:
+    from segan_cli.core.files import write_text_atomic
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    extra = ("llr", "wss")
+    writer.writerow(["system", "file", *cols, *extra, "error"])
+    for system in systems:
+        res = system.result
+        for row in res.rows:
+            writer.writerow([system.label, row["name"], *(f"{row[c]:.6f}" for c in cols),
+                             *(f"{row[c]:.6f}" for c in extra), ""])
+        for failure in res.failures:
+            writer.writerow([system.label, failure.name, *([""] * (len(cols) + 2)),
+                             failure.message])
+    write_text_atomic(path, buf.getvalue())

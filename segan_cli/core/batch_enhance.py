@@ -139,7 +139,7 @@ def model_enhancer(ckpt: Path, device: str = "cpu", chunking: str = "ola",
 
 def wiener_enhancer() -> FileEnhancer:
     """The Wiener-filter baseline as a file enhancer."""
-    from segan_cli.core.baselines import WienerFileEnhancer
+    from segan_cli.core.enhance import WienerFileEnhancer
 
     return WienerFileEnhancer()
 

@@ -1,0 +1,135 @@
+"""Evaluation plans: which systems to score against which clean references.
+
+A *system* is a row of the results table: a label and (name, clean, enhanced)
+pairs. From a prepared corpus: "Noisy" (the unprocessed input), "Wiener" (the
+classical baseline, enhanced on the fly) and one row per checkpoint (enhanced with
+the same Enhancer as ``segan enhance``). From folders: one row per enhanced folder,
+files matched to the clean folder by relative path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segan_cli.core.audio import load_mono
+from segan_cli.core.data.manifest import Manifest, load_manifest
+from segan_cli.core.data.pairs import list_audio
+from segan_cli.core.metrics import BatchResult, score_pairs
+from segan_cli.core.metrics.suite import PairSpec
+from segan_cli.core.progress import Progress, SilentProgress
+from segan_cli.errors import CorpusError, SeganError
+
+# SEGAN paper, Table 1 (VoiceBank-DEMAND test set, 824 files); see DESIGN.md.
+PAPER_ROWS: dict[str, dict[str, float]] = {
+    "Noisy (paper)": {"pesq": 1.97, "csig": 3.35, "cbak": 2.44, "covl": 2.63, "ssnr": 1.68},
+    "Wiener (paper)": {"pesq": 2.22, "csig": 3.23, "cbak": 2.68, "covl": 2.67, "ssnr": 5.07},
+    "SEGAN (paper)": {"pesq": 2.16, "csig": 3.48, "cbak": 2.94, "covl": 2.80, "ssnr": 7.73},
+    "Advanced SEGAN (seed, window-level)": {"pesq": 2.34, "csig": 3.50, "cbak": 3.19,
+                                            "covl": 2.92, "ssnr": 9.75},
+}
+VOICEBANK_NAME = "voicebank-demand"
+
+
+@dataclass
+class System:
+    """One row of the table: what to score, and (after scoring) the result."""
+
+    label: str
+    pairs: list[PairSpec]
+    notes: list[str] = field(default_factory=list)
+    result: BatchResult | None = None
+    sample_rate: int | None = None  # of in-memory enhanced signals
+
+
+def corpus_pairs(root: Path, manifest: Manifest, split: str) -> list[tuple[str, Path, Path]]:
+    """(id, clean path, noisy path) of a corpus split."""
+    utts = manifest.utterances(split)
+    if not utts:
+        raise CorpusError(f"split '{split}' of {root} is empty",
+                          "choose another --split or prepare a test split")
+    return [(u.id, Path(root) / u.clean, Path(root) / u.noisy) for u in utts]
+
+
+def enhanced_system(label: str, items: list[tuple[str, Path, Path]], sample_rate: int,
+                    enhance: Callable[[np.ndarray, int], np.ndarray],
+                    progress: Progress | None = None) -> System:
+    """Enhance each noisy file in memory and pair it with its clean reference."""
+    progress = progress or SilentProgress()
+    progress.start(f"enhancing with {label}", len(items))
+    pairs: list[PairSpec] = []
+    for name, clean, noisy in items:
+        pairs.append((name, clean, enhance(load_mono(noisy, sample_rate), sample_rate)))
+        progress.advance(1)
+    return System(label, pairs, sample_rate=sample_rate)
+
+
+def corpus_systems(root: Path, split: str = "test", ckpts: list[Path] | None = None,
+                   wiener: bool = True, device: str = "cpu", chunking: str = "ola",
+                   batch_size: int = 8, progress: Progress | None = None
+                   ) -> tuple[Manifest, list[System]]:
+    """Noisy, Wiener and checkpoint rows over a corpus split."""
+    manifest = load_manifest(root)
+    items = corpus_pairs(root, manifest, split)
+    sr = manifest.sample_rate
+    systems = [System("Noisy", [(n, c, x) for n, c, x in items])]
+    if wiener:
+        from segan_cli.core.enhance import WienerFileEnhancer
+
+        systems.append(enhanced_system("Wiener", items, sr, WienerFileEnhancer().enhance,
+                                       progress))
+    for ckpt in ckpts or []:
+        from segan_cli.core.enhance import Enhancer
+        from segan_cli.core.inference import GeneratorModel, load_bundle
+
+        bundle = load_bundle(ckpt, device)
+        enhancer = Enhancer(GeneratorModel.from_bundle(bundle), chunking, batch_size)
+        label = f"{bundle.arch} ({Path(ckpt).name})"
+        systems.append(enhanced_system(label, items, sr, enhancer.enhance, progress))
+    return manifest, systems
+
+
+def folder_systems(clean: Path, enhanced: list[Path], labels: list[str] | None = None
+                   ) -> list[System]:
+    """One row per enhanced folder, files matched to ``clean`` by relative path."""
+    refs = list_audio(clean)
+    if not refs:
+        raise CorpusError(f"no audio files found in {clean}")
+    if labels and len(labels) != len(enhanced):
+        raise SeganError("give one --name per --enhanced folder")
+    systems = []
+    for i, folder in enumerate(enhanced):
+        outs = list_audio(folder)
+        common = sorted(set(refs) & set(outs))
+        notes = []
+        if missing := sorted(set(refs) - set(outs)):
+            notes.append(f"{len(missing)} clean file(s) have no enhanced version in {folder}: "
+                         + _names(missing))
+        if extra := sorted(set(outs) - set(refs)):
+            notes.append(f"{len(extra)} enhanced file(s) have no clean reference: "
+                         + _names(extra))
+        if not common:
+            raise CorpusError(f"no file names in {folder} match {clean}",
+                              "the enhanced files must keep the clean files' names")
+        label = labels[i] if labels else Path(folder).name
+        systems.append(System(label, [(k, refs[k], outs[k]) for k in common], notes))
+    return systems
+
+
+def _names(items: list[str], limit: int = 6) -> str:
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def score_systems(systems: list[System], workers: int, mode: str, resample: bool = False,
+                  extended_stoi: bool = False, progress: Progress | None = None) -> None:
+    """Score every system in place (``system.result``)."""
+    progress = progress or SilentProgress()
+    for system in systems:
+        progress.start(f"scoring {system.label}", len(system.pairs))
+        system.result = score_pairs(system.pairs, workers, mode,  # type: ignore[arg-type]
+                                    progress.advance, sample_rate=system.sample_rate,
+                                    resample=resample, extended_stoi=extended_stoi)
