@@ -1,0 +1,131 @@
+"""Enhancement speed and memory, measured in one run.
+
+1. End-to-end ``Enhancer.enhance_file`` on a 60 s 16 kHz file against the bare
+   generator forward pass over the same windows (target: at most 1.3x), for the tiny
+   and the full-size (paper) generators; with the real-time factor of each.
+2. Peak resident memory of ``segan enhance`` (a fresh process each) on a 10-minute
+   against a 60-minute file (target: within 100 MB of each other).
+
+Models are randomly initialised (speed does not depend on the weights).
+
+    .venv/bin/python scripts/bench_enhance.py [--skip-full] [--skip-memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from segan_cli.core.enhance import Enhancer
+from segan_cli.core.inference import GeneratorModel, load_bundle
+from segan_cli.core.training import SeganGAN
+from segan_cli.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_checkpoint(config: Path, out: Path) -> Path:
+    settings = load_settings(config)
+    torch.manual_seed(0)
+    module = SeganGAN(settings, None)
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)},
+               out)
+    return out
+
+
+def noisy_file(path: Path, seconds: float, sr: int = 16000) -> Path:
+    """Speech-like test signal: modulated harmonics plus noise, written in blocks."""
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(str(path), "w", sr, 1, "PCM_16") as f:
+        block = sr * 10
+        for start in range(0, int(seconds * sr), block):
+            n = min(block, int(seconds * sr) - start)
+            t = (start + np.arange(n)) / sr
+            x = 0.2 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+            f.write((x + 0.05 * rng.standard_normal(n)).astype(np.float32))
+    return path
+
+
+def bare_forward(model: GeneratorModel, seconds: float, batch: int) -> float:
+    """Time the generator alone over the windows overlap-add uses for ``seconds``."""
+    window = model.window
+    n = int(seconds * model.sample_rate)
+    count = int(np.ceil((n + window // 2) / (window // 2)))
+    x = (np.random.default_rng(1).standard_normal((batch, window)) * 0.1).astype(np.float32)
+    model(x[: count % batch or batch])  # warm-up of the last, partial batch shape
+    t0 = time.perf_counter()
+    for a in range(0, count, batch):
+        model(x[: min(batch, count - a)])
+    return time.perf_counter() - t0
+
+
+def speed(name: str, ckpt: Path, wav: Path, seconds: float, batch: int, repeats: int) -> float:
+    """Best of ``repeats`` alternating runs of each (the machine may be shared)."""
+    bundle = load_bundle(ckpt, "cpu")
+    model = GeneratorModel.from_bundle(bundle)
+    enhancer = Enhancer(model, "ola", batch)
+    e2e_runs, bare_runs = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        enhancer.enhance_file(wav, Path(tmp) / "warm.wav")  # builds kernels for all shapes
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            enhancer.enhance_file(wav, Path(tmp) / "out.wav")
+            e2e_runs.append(time.perf_counter() - t0)
+            bare_runs.append(bare_forward(model, seconds, batch))
+    e2e, bare = min(e2e_runs), min(bare_runs)
+    ratio = e2e / bare
+    print(f"{name:>5}: enhance {e2e:7.2f} s, bare generator {bare:7.2f} s, "
+          f"ratio {ratio:.3f} (target <= 1.3); real-time factor {e2e / seconds:.4f}")
+    return ratio
+
+
+def peak_rss_mb(ckpt: Path, wav: Path) -> float:
+    """Peak RSS of a fresh ``segan enhance`` process on ``wav``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        code = ("import resource, sys\n"
+                "from segan_cli.cli.app import app\n"
+                "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n"
+                "    assert not e.code, e.code\n"
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+        out = subprocess.run([sys.executable, "-c", code, "enhance", str(wav),
+                              str(Path(tmp) / "o.wav"), "--ckpt", str(ckpt)],
+                             capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-full", action="store_true", help="skip the full-size generator")
+    ap.add_argument("--skip-memory", action="store_true", help="skip the 10/60-minute files")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    args = ap.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        wav = noisy_file(tmpd / "60s.wav", args.seconds)
+        tiny = make_checkpoint(ROOT / "configs" / "tiny.yaml", tmpd / "tiny.ckpt")
+        ok &= speed("tiny", tiny, wav, args.seconds, 16, 3) <= 1.3
+        if not args.skip_full:
+            full = make_checkpoint(ROOT / "configs" / "segan.yaml", tmpd / "full.ckpt")
+            ok &= speed("full", full, wav, args.seconds, 8, 1) <= 1.3
+        if not args.skip_memory:
+            small = peak_rss_mb(tiny, noisy_file(tmpd / "10min.wav", 600))
+            large = peak_rss_mb(tiny, noisy_file(tmpd / "60min.wav", 3600))
+            print(f"peak memory: 10-minute file {small:.0f} MB, 60-minute file {large:.0f} MB, "
+                  f"difference {large - small:+.0f} MB (target within 100 MB)")
+            ok &= abs(large - small) <= 100
+    print("all targets met" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
