@@ -1,17 +1,70 @@
-"""``segan train``: not built yet in this release."""
+"""``segan train``: fit a SEGAN or Advanced SEGAN with PyTorch Lightning."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from segan_cli.cli.common import fail
+from segan_cli.cli.common import ConfigOpt, SetOpt, console, settings_from, user_errors
 
 
+@user_errors
 def train(
-    args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None,
+    data: Annotated[Path, typer.Option("--data", "-d", help="Corpus made by `segan prepare`.")],
+    arch: Annotated[str | None, typer.Option(
+        help="segan (paper) or adv (Advanced SEGAN); default from the config.")] = None,
+    config: ConfigOpt = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Run folder (default runs/ARCH).")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
+    max_epochs: Annotated[int | None, typer.Option(help="Stop after this many epochs.")
+                          ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Windows per device and step.")
+                          ] = None,
+    accelerator: Annotated[str | None, typer.Option(help="cpu, gpu or auto.")] = None,
+    devices: Annotated[str | None, typer.Option(help="Device count or list, e.g. 4.")] = None,
+    num_nodes: Annotated[int | None, typer.Option(help="Machines in a multi-node run.")
+                         ] = None,
+    strategy: Annotated[str | None, typer.Option(help="auto, ddp, ...")] = None,
+    precision: Annotated[str | None, typer.Option(help="32-true, 16-mixed or bf16-mixed.")
+                         ] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue from OUT/checkpoints/last.ckpt.")] = False,
+    sets: SetOpt = None,
 ) -> None:
-    """Not built yet."""
-    raise fail("`segan train` is not available in this version yet",
-               "it is planned; see the README for what works today")
+    """Train on a prepared corpus; writes checkpoints, CSV and TensorBoard logs."""
+    import logging
+    import warnings
+
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    # Lightning's start-up banners and tips are noise here; real warnings still show
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+
+    from segan_cli.core.trainer import fit
+
+    dev: int | str | None = devices
+    if devices is not None and devices.isdigit():
+        dev = int(devices)
+    settings = settings_from(config, sets, arch=arch, extra={"train": {
+        "max_steps": max_steps, "max_epochs": max_epochs, "batch_size": batch_size,
+        "accelerator": accelerator, "devices": dev, "num_nodes": num_nodes,
+        "strategy": strategy, "precision": precision}})
+    run_dir = out or Path("runs") / settings.model.arch
+    console.print(f"training [bold]{settings.model.arch}[/] on {data} -> {run_dir}")
+    result = fit(data, settings, run_dir, resume=resume, callbacks=[RichProgressBar()])
+    table = Table(title="training finished", title_justify="left", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    table.add_row("best checkpoint", str(result.best or "none (no validation ran)"))
+    table.add_row("last checkpoint", str(result.last or "-"))
+    for key, value in sorted(result.best_scores.items()):
+        table.add_row(key, f"{value:.4f}")
+    table.add_row("steps", str(result.steps))
+    table.add_row("steps/s (training only)", f"{result.steps_per_second:.2f}")
+    table.add_row("wall time", f"{result.wall:.1f} s")
+    console.print(table)

@@ -54,6 +54,10 @@ class SeganGAN(pl.LightningModule):
     ``clean_mean``, ``clean_std``); required when ``model.input_norm`` is ``zscore``.
     """
 
+    #: Lightning counts every ``optimizer.step()`` in ``trainer.global_step``; one
+    #: batch steps both networks, so ``Trainer(max_steps=...)`` needs this factor.
+    optimizer_steps_per_batch = 2
+
     def __init__(self, settings: Settings | Mapping[str, Any],
                  stats: Mapping[str, float] | None = None) -> None:
         super().__init__()
@@ -155,7 +159,7 @@ class SeganGAN(pl.LightningModule):
         """
         if self._trainer is None or self.trainer.world_size <= 1:
             return 0.0
-        return sum(p.view(-1)[0] * 0.0 for p in self.generator.parameters())
+        return sum(p.reshape(-1)[0] * 0.0 for p in self.generator.parameters())
 
     def _ensure_reference(self, batch: Mapping[str, Tensor]) -> None:
         if self.has_reference_batch:

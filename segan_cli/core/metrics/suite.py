@@ -27,7 +27,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats
 
-from segan_cli.core.audio import read_audio, resample, to_mono
+from segan_cli.core.audio import read_audio, to_mono
+from segan_cli.core.audio import resample as resample_audio
 from segan_cli.core.metrics.composites import composite
 from segan_cli.core.metrics.errors import MetricInputError
 from segan_cli.core.metrics.framing import Mode, check_mode, framed_pair, lowest_mean
@@ -85,22 +86,22 @@ def _load_one(x: Signal, sample_rate: int | None, what: str) -> tuple[np.ndarray
 
 
 def load_pair(clean: Signal, enhanced: Signal, sample_rate: int | None = None,
-              resample_to_match: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+              resample: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
     """Mono float32 clean and enhanced signals at one common rate, and that rate.
 
     Paths are read with soundfile (channels averaged); arrays are taken to be at
     ``sample_rate``. The target rate is ``sample_rate`` if given, else the clean
     signal's. A rate that differs from it raises :class:`MetricInputError` unless
-    ``resample_to_match``: then both go to the target with soxr (VHQ), and an
+    ``resample``: then both go to the target with soxr (VHQ), and an
     unsupported target (not 8/16 kHz, none requested) becomes 16 kHz.
     """
     c, sr_c = _load_one(clean, sample_rate, "clean")
     e, sr_e = _load_one(enhanced, sample_rate, "enhanced")
     target = sample_rate if sample_rate is not None else sr_c
-    if resample_to_match:
+    if resample:
         if sample_rate is None and target not in (8000, 16000):
             target = 16000
-        return resample(c, sr_c, target), resample(e, sr_e, target), target
+        return resample_audio(c, sr_c, target), resample_audio(e, sr_e, target), target
     if sr_c != sr_e:
         raise MetricInputError(f"sample rates differ: clean {sr_c} Hz, enhanced {sr_e} Hz",
                                "resample the enhanced audio or pass --resample")

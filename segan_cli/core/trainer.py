@@ -1,0 +1,209 @@
+"""Running a training job: the Lightning Trainer, run folder, validation scoring, resume.
+
+Scaling is Lightning's: ``train.accelerator/devices/num_nodes/strategy/precision``
+go straight to the Trainer (DDP for several GPUs or nodes). Validation scores a
+fixed subset of whole validation utterances with the metric suite's PESQ and STOI,
+enhanced exactly as ``segan enhance`` does it; the best checkpoint is chosen on
+validation PESQ, never on test data.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from segan_cli.core.data.datamodule import SeganDataModule
+from segan_cli.core.enhance import Enhancer
+from segan_cli.core.files import write_text_atomic
+from segan_cli.core.inference import GeneratorModel
+from segan_cli.errors import SeganError
+from segan_cli.settings import Settings, settings_to_yaml
+
+# Lightning counts every optimizer.step() as a global step: a GAN step (one D and one
+# G update on one batch) advances Lightning's global_step by this much.
+OPTIMIZER_STEPS_PER_BATCH = 2
+CKPT_DIR = "checkpoints"
+LAST = "last.ckpt"
+BEST = "best.ckpt"
+
+
+@dataclass
+class TrainResult:
+    """Where the checkpoints are and what the run achieved."""
+
+    run_dir: Path
+    best: Path | None
+    last: Path | None
+    best_scores: dict[str, float] = field(default_factory=dict)
+    steps: int = 0
+    wall: float = 0.0
+    steps_per_second: float = 0.0
+
+
+def validation_scores(module: Any, utterances: list[tuple[str, np.ndarray, np.ndarray]],
+                      settings: Settings, stats: dict[str, float]) -> dict[str, float]:
+    """Mean PESQ/STOI of whole utterances enhanced the way ``segan enhance`` does."""
+    from segan_cli.core.metrics import pesq_score, stoi_score
+
+    model = GeneratorModel(module.generator, settings, stats)
+    enhancer = Enhancer(model, settings.enhance.chunking, settings.enhance.batch_size)
+    sr = settings.data.sample_rate
+    pesqs, stois = [], []
+    for _, clean, noisy in utterances:
+        enhanced = enhancer.enhance(noisy, sr)
+        try:
+            pesqs.append(pesq_score(clean, enhanced, sr))
+        except ValueError:
+            pass  # PESQ cannot score this utterance (e.g. no speech detected)
+        stois.append(stoi_score(clean, enhanced, sr))
+    return {"val_pesq": float(np.mean(pesqs)) if pesqs else float("nan"),
+            "val_stoi": float(np.mean(stois)) if stois else float("nan")}
+
+
+class ValidationScoring(Callback):
+    """After each validation loop, scores whole utterances; shards them across ranks."""
+
+    def __init__(self, datamodule: SeganDataModule) -> None:
+        self.dm = datamodule
+        self._utts: list[tuple[str, np.ndarray, np.ndarray]] | None = None
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule
+                                ) -> None:
+        if trainer.sanity_checking:
+            return
+        if self._utts is None:
+            self._utts = self.dm.validation_utterances()
+        shard = self._utts[trainer.global_rank::trainer.world_size]
+        scores = validation_scores(pl_module, shard, self.dm.settings, self.dm.stats)
+        for key, value in scores.items():
+            pl_module.log(key, value, prog_bar=True, sync_dist=True)
+
+
+class StepSeeding(Callback):
+    """Reseeds torch's RNG from (seed, step, rank) before every step.
+
+    The latent z is drawn from that RNG, so a run resumed from a checkpoint draws the
+    same z as an uninterrupted one and ends in the same state.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                             batch: Any, batch_idx: int) -> None:
+        import torch
+
+        step = trainer.global_step // OPTIMIZER_STEPS_PER_BATCH
+        torch.manual_seed((self.seed * 1_000_003 + step) * 64 + trainer.global_rank)
+
+
+class Throughput(Callback):
+    """Counts GAN steps (batches) and training wall time (for steps/s)."""
+
+    def __init__(self) -> None:
+        self.start = 0.0
+        self.wall = 0.0
+        self.steps = 0
+        self.val_wall = 0.0
+        self._val_start = 0.0
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._val_start = time.perf_counter()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.val_wall += time.perf_counter() - self._val_start
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.steps += 1
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.wall = time.perf_counter() - self.start
+
+
+def _trainer_kwargs(settings: Settings) -> dict[str, Any]:
+    t = settings.train
+    kw: dict[str, Any] = {
+        "accelerator": t.accelerator, "devices": t.devices, "num_nodes": t.num_nodes,
+        "strategy": t.strategy, "precision": t.precision, "max_epochs": t.max_epochs,
+        "max_steps": t.max_steps * OPTIMIZER_STEPS_PER_BATCH if t.max_steps > 0 else -1,
+        "log_every_n_steps": t.log_every_n_steps,
+        "num_sanity_val_steps": 0,
+    }
+    if t.val_check_interval is not None:
+        kw["val_check_interval"] = t.val_check_interval
+        kw["check_val_every_n_epoch"] = None
+    else:
+        kw["check_val_every_n_epoch"] = t.val_every_n_epochs
+    return kw
+
+
+def prepare_run_dir(run_dir: Path, resume: bool) -> Path | None:
+    """Check the run folder; return the checkpoint to resume from, if any."""
+    last = run_dir / CKPT_DIR / LAST
+    if resume:
+        if not last.is_file():
+            raise SeganError(f"nothing to resume: {last} does not exist",
+                             "start a new run without --resume")
+        return last
+    if (run_dir / CKPT_DIR).is_dir() and any((run_dir / CKPT_DIR).iterdir()):
+        raise SeganError(f"run folder {run_dir} already holds checkpoints",
+                         "pass --resume to continue it, or choose another --out")
+    return None
+
+
+def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
+        callbacks: list[Callback] | None = None, enable_progress_bar: bool = True,
+        logger: bool = True) -> TrainResult:
+    """Train on a prepared corpus; checkpoints and logs go to ``run_dir``."""
+    from segan_cli.core.training import SeganGAN
+
+    run_dir = Path(run_dir)
+    ckpt_path = prepare_run_dir(run_dir, resume)
+    L.seed_everything(settings.train.seed, workers=True, verbose=False)
+    dm = SeganDataModule(corpus, settings)
+    module = SeganGAN(settings, dm.stats)
+    if ckpt_path is None:
+        module.set_reference_batch(*dm.reference_batch())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "settings.yaml", settings_to_yaml(settings))
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / CKPT_DIR, filename="best-epoch{epoch}-pesq{val_pesq:.3f}",
+        auto_insert_metric_name=False, monitor="val_pesq", mode="max", save_top_k=1,
+        save_last=True)
+    throughput = Throughput()
+    # a new numbered version per (resumed) session, so earlier logs are never replaced
+    loggers = [CSVLogger(run_dir, name="logs"),
+               TensorBoardLogger(run_dir, name="tensorboard")] if logger else False
+    trainer = L.Trainer(
+        **_trainer_kwargs(settings), default_root_dir=run_dir, logger=loggers,
+        callbacks=[StepSeeding(settings.train.seed), ValidationScoring(dm), checkpoint,
+                   throughput, *(callbacks or [])],
+        enable_progress_bar=enable_progress_bar, enable_model_summary=False)
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+    last = run_dir / CKPT_DIR / LAST
+    if trainer.is_global_zero and best is not None and best.is_file():
+        shutil.copyfile(best, run_dir / BEST)
+    scores = {k: float(v) for k, v in trainer.callback_metrics.items()
+              if k.startswith("val_")}
+    if checkpoint.best_model_score is not None:
+        scores["val_pesq"] = float(checkpoint.best_model_score)
+    train_wall = throughput.wall - throughput.val_wall
+    rate = throughput.steps / train_wall if train_wall > 0 else 0.0
+    return TrainResult(run_dir, run_dir / BEST if best is not None else None,
+                       last if last.is_file() else None,
+                       {k: v for k, v in scores.items() if not math.isnan(v)},
+                       trainer.global_step // OPTIMIZER_STEPS_PER_BATCH, throughput.wall, rate)

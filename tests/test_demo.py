@@ -1,0 +1,170 @@
+"""The demo corpus, built for real from Debian's packages through a shared source cache.
+
+The build runs once per module (about 20 s with a cold cache, a few seconds warm);
+set SEGAN_CACHE to reuse the sources across test sessions. Without apt-get and
+dpkg-deb on this machine, the build tests skip and only the error path is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from segan_cli.core.data import debian, demo_noise, demo_speech
+from segan_cli.core.data.corpus import CorpusExistsError, measured_snr
+from segan_cli.core.data.demo import TEST_VOICE, demo_cache, prepare_demo
+from segan_cli.core.data.demo_noise import NOISES
+from segan_cli.core.data.manifest import Manifest, load_manifest
+from segan_cli.core.progress import SilentProgress
+from segan_cli.errors import CorpusError
+from segan_cli.settings import DataSettings
+
+DATA = DataSettings()
+TEST_NOISES = {s.name for s in NOISES if s.role == "test"}
+
+
+@pytest.fixture(scope="module")
+def source_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """$SEGAN_CACHE/demo when set (reused across sessions), else a fresh folder."""
+    if os.environ.get("SEGAN_CACHE"):
+        return demo_cache()
+    return tmp_path_factory.mktemp("demo-cache")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, source_cache: Path
+          ) -> tuple[Path, Manifest, float]:
+    """The small demo corpus, built once for the module; also its build time."""
+    if not (shutil.which("apt-get") and shutil.which("dpkg-deb")) \
+            and not (source_cache / "extracted").is_dir():
+        pytest.skip("no apt-get/dpkg-deb here: the demo sources cannot be fetched")
+    out = tmp_path_factory.mktemp("demo") / "corpus"
+    t0 = time.perf_counter()
+    manifest = prepare_demo(out, cache_dir=source_cache, data=DATA, progress=SilentProgress())
+    return out, manifest, time.perf_counter() - t0
+
+
+def _speakers(m: Manifest, *splits: str) -> set[str]:
+    return {u.speaker for s in splits for u in m.splits[s]}
+
+
+def _noises(m: Manifest, *splits: str) -> set[str | None]:
+    return {u.noise for s in splits for u in m.splits[s]}
+
+
+def test_splits_hold_minutes_of_audio(built) -> None:
+    out, m, _ = built  # build time depends on the network: reported, not asserted
+    counts = {s: len(u) for s, u in m.splits.items()}
+    assert counts["train"] >= 150 and counts["valid"] >= 20 and counts["test"] >= 30, counts
+    minutes = sum(u.frames for us in m.splits.values() for u in us) / m.sample_rate / 60
+    assert 5 < minutes < 30
+    assert all(1.0 <= u.frames / m.sample_rate <= 8.0 for us in m.splits.values() for u in us)
+    assert load_manifest(out).splits.keys() == m.splits.keys()
+
+
+def test_test_voice_is_the_unseen_italian_voice(built) -> None:
+    _, m, _ = built
+    assert _speakers(m, "test") == {TEST_VOICE}
+    assert TEST_VOICE not in _speakers(m, "train", "valid")
+    assert not _speakers(m, "valid") & _speakers(m, "train")
+    assert _speakers(m, "train") == {"en-allison", "fr-june", "ru-ivrvoice"}
+    voices = {v["id"]: v for v in m.source["voices"]}
+    assert voices[TEST_VOICE]["language"] == "it-IT" and voices[TEST_VOICE]["sex"] == "male"
+
+
+def test_test_noises_are_never_heard_in_training(built) -> None:
+    _, m, _ = built
+    test, seen = _noises(m, "test"), _noises(m, "train", "valid")
+    assert test and test <= TEST_NOISES
+    assert not seen & TEST_NOISES
+    assert len(seen) >= 5  # real and synthetic noises both in use
+
+
+def test_snrs_come_from_the_split_lists(built) -> None:
+    out, m, _ = built
+    for split, utts in m.splits.items():
+        nominal = DATA.test_snrs if split == "test" else DATA.train_snrs
+        for i, u in enumerate(utts):
+            assert u.snr is not None
+            assert min(abs(u.snr - s) for s in nominal) <= 0.5, (u.id, u.snr)
+            if i % 10 == 0:  # the wavs agree with the manifest
+                clean, _ = sf.read(out / u.clean, dtype="float64")
+                noisy, _ = sf.read(out / u.noisy, dtype="float64")
+                assert abs(measured_snr(clean, noisy) - u.snr) <= 0.5
+
+
+def test_audio_is_real_16khz_speech(built) -> None:
+    out, m, _ = built
+    for split in ("train", "test"):
+        for u in m.splits[split][::7]:
+            clean, sr = sf.read(out / u.clean, dtype="float32")
+            noisy, _ = sf.read(out / u.noisy, dtype="float32")
+            assert sr == 16000 and clean.ndim == 1 and clean.size == u.frames
+            rms = 10 * math.log10(float(np.mean(clean.astype(np.float64) ** 2)))
+            assert rms > -40, (u.id, rms)
+            assert demo_speech.speech_problem(clean) is None, u.id
+            assert not np.array_equal(clean, noisy)
+
+
+def test_manifest_records_packages_licences_and_selection(built) -> None:
+    _, m, _ = built
+    src = m.source
+    assert src["kind"] == "demo" and src["size"] == "small"
+    pkgs = {p["name"]: p for p in src["packages"]}
+    assert set(pkgs) >= {"asterisk-core-sounds-it-g722", "asterisk-moh-opsound-g722",
+                         "bucklespring-data", "minetest-data", "fillets-ng-data-cs"}
+    assert all(p["version"] and len(p["sha256"]) == 64 for p in pkgs.values())
+    assert not [p for p in pkgs.values() if p["licence"].startswith("unverified")]
+    assert pkgs["asterisk-core-sounds-it-g722"]["licence"] == "CC-BY-3.0"
+    assert src["decoder"]["library"] == "G722" and src["decoder"]["bit_rate"] == 64000
+    assert src["selection"]["per_role"]["train"]["count"] == 60
+    assert src["test_speakers"] == [TEST_VOICE]
+    assert set(src["test_noises"]) == TEST_NOISES
+    json.dumps(src)
+
+
+def test_finished_corpus_is_not_rebuilt_without_force(built, source_cache: Path) -> None:
+    out, _, _ = built
+    with pytest.raises(CorpusExistsError, match="already exists"):
+        prepare_demo(out, cache_dir=source_cache, data=DATA)
+
+
+def test_warm_cache_rebuilds_identically_without_fetching_or_decoding(
+        built, source_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, first, cold = built
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the warm cache must not download, unpack or decode again")
+
+    monkeypatch.setattr(debian, "_run", forbidden)
+    monkeypatch.setattr(demo_speech, "decode_g722", forbidden)
+    monkeypatch.setattr(demo_noise, "decode_g722", forbidden)
+    t0 = time.perf_counter()
+    again = prepare_demo(tmp_path / "again", cache_dir=source_cache, data=DATA)
+    warm = time.perf_counter() - t0
+    assert warm < 60
+    for split in first.splits:
+        assert [(u.id, u.snr, u.noise) for u in again.splits[split]] == \
+               [(u.id, u.snr, u.noise) for u in first.splits[split]]
+    print(f"demo corpus build: {cold:.1f} s first, {warm:.1f} s warm")
+
+
+def test_without_apt_the_error_points_to_prepare_mix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(CorpusError) as err:
+        prepare_demo(tmp_path / "out", cache_dir=tmp_path / "cold", data=DATA)
+    assert "apt-get" in str(err.value) and "segan prepare mix --clean" in str(err.value)
+    res = cli("prepare", "demo", "--out", tmp_path / "out", "--cache", tmp_path / "cold",
+              code=2)
+    assert "prepare mix" in " ".join(res.stderr.split())
