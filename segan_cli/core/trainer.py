@@ -25,12 +25,10 @@ from segan_cli.core.data.datamodule import SeganDataModule
 from segan_cli.core.enhance import Enhancer
 from segan_cli.core.files import write_text_atomic
 from segan_cli.core.inference import GeneratorModel
+from segan_cli.core.training import SeganGAN
 from segan_cli.errors import SeganError
 from segan_cli.settings import Settings, settings_to_yaml
 
-# Lightning counts every optimizer.step() as a global step: a GAN step (one D and one
-# G update on one batch) advances Lightning's global_step by this much.
-OPTIMIZER_STEPS_PER_BATCH = 2
 CKPT_DIR = "checkpoints"
 LAST = "last.ckpt"
 BEST = "best.ckpt"
@@ -102,7 +100,7 @@ class StepSeeding(Callback):
                              batch: Any, batch_idx: int) -> None:
         import torch
 
-        step = trainer.global_step // OPTIMIZER_STEPS_PER_BATCH
+        step = trainer.global_step // SeganGAN.optimizer_steps_per_batch
         torch.manual_seed((self.seed * 1_000_003 + step) * 64 + trainer.global_rank)
 
 
@@ -138,7 +136,7 @@ def _trainer_kwargs(settings: Settings) -> dict[str, Any]:
     kw: dict[str, Any] = {
         "accelerator": t.accelerator, "devices": t.devices, "num_nodes": t.num_nodes,
         "strategy": t.strategy, "precision": t.precision, "max_epochs": t.max_epochs,
-        "max_steps": t.max_steps * OPTIMIZER_STEPS_PER_BATCH if t.max_steps > 0 else -1,
+        "max_steps": t.max_steps * SeganGAN.optimizer_steps_per_batch if t.max_steps > 0 else -1,
         "log_every_n_steps": t.log_every_n_steps,
         "num_sanity_val_steps": 0,
     }
@@ -168,8 +166,6 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
         callbacks: list[Callback] | None = None, enable_progress_bar: bool = True,
         logger: bool = True) -> TrainResult:
     """Train on a prepared corpus; checkpoints and logs go to ``run_dir``."""
-    from segan_cli.core.training import SeganGAN
-
     run_dir = Path(run_dir)
     ckpt_path = prepare_run_dir(run_dir, resume)
     L.seed_everything(settings.train.seed, workers=True, verbose=False)
@@ -206,4 +202,5 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
     return TrainResult(run_dir, run_dir / BEST if best is not None else None,
                        last if last.is_file() else None,
                        {k: v for k, v in scores.items() if not math.isnan(v)},
-                       trainer.global_step // OPTIMIZER_STEPS_PER_BATCH, throughput.wall, rate)
+                       trainer.global_step // SeganGAN.optimizer_steps_per_batch,
+                       throughput.wall, rate)

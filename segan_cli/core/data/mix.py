@@ -42,8 +42,22 @@ def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarra
     return (clean + gain * noise).astype(np.float32)
 
 
-def noise_excerpt(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
-    """A random ``length``-sample excerpt of ``noise``, looped if it is shorter."""
+def noise_excerpt(noise: np.ndarray, length: int, rng: np.random.Generator,
+                  tries: int = 8) -> np.ndarray:
+    """A random ``length``-sample excerpt of ``noise`` (looped if shorter).
+
+    Excerpts far quieter than the recording as a whole (a pause in music, say) are
+    redrawn, since scaling them to the target SNR would mostly amplify hiss.
+    """
+    level = float(np.mean(np.square(noise, dtype=np.float64)))
+    for _ in range(tries):
+        piece = _excerpt(noise, length, rng)
+        if np.mean(np.square(piece, dtype=np.float64)) >= 0.01 * level > 0:
+            return piece
+    return piece
+
+
+def _excerpt(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
     if noise.size >= length:
         start = int(rng.integers(0, noise.size - length + 1))
         return noise[start:start + length]
@@ -118,7 +132,12 @@ def prepare_mix(
             snr = float(snrs[int(rng.integers(0, len(snrs)))])
             speech = load_mono(path, sample_rate, quality)
             excerpt = noise_excerpt(noise_audio[nz], speech.size, rng)
-            noisy = mix_at_snr(speech, excerpt, snr)
+            try:
+                noisy = mix_at_snr(speech, excerpt, snr)
+            except CorpusError as exc:
+                raise CorpusError(f"{utt_id}: {exc.message} (noise '{nz}')",
+                                  "remove silent noise recordings from the noise folder"
+                                  ) from None
             peak = max(float(np.max(np.abs(noisy))), float(np.max(np.abs(speech))), 1e-9)
             scale = min(1.0, PEAK / peak)
             speech, noisy = speech * scale, noisy * scale
