@@ -172,3 +172,4 @@ def test_wiener_method_on_real_recording(cli, tmp_path: Path, voicebank_sample: 
     out, sr_out = sf.read(tmp_path / "w.wav")
     assert sr_out == sr and out.shape == noisy.shape
     assert ssnr(clean, out, sr) > ssnr(clean, noisy, sr) + 1.0
+

@@ -25,6 +25,9 @@ app = typer.Typer(help="Build a corpus folder: 16 kHz splits, manifest, statisti
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Corpus folder to create.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Rebuild a finished corpus.")]
+ValidOpt = Annotated[str | None, typer.Option(
+    "--valid-speakers", help="Training speakers held out for validation (comma-separated; "
+    "VoiceBank default p286,p287).")]
 
 
 def _split_list(text: str | None) -> list[str] | None:
@@ -72,8 +75,7 @@ def voicebank(
         "--from", help="Folder holding the zips or their extracted folders.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(
         "--cache", help="Where downloads go (default OUT/downloads).")] = None,
-    valid_speakers: Annotated[str | None, typer.Option(
-        help="Training speakers held out for validation (default p286,p287).")] = None,
+    valid_speakers: ValidOpt = None,
     force: ForceOpt = False,
     config: ConfigOpt = None,
     sets: SetOpt = None,
@@ -104,8 +106,7 @@ def pairs(
     test_speakers: Annotated[str | None, typer.Option(
         help="Speakers of --clean/--noisy to hold out as the test split (comma-separated).")
     ] = None,
-    valid_speakers: Annotated[str | None, typer.Option(
-        help="Speakers held out for validation (comma-separated).")] = None,
+    valid_speakers: ValidOpt = None,
     force: ForceOpt = False,
     config: ConfigOpt = None,
     sets: SetOpt = None,
@@ -136,8 +137,7 @@ def mix(
         help="Speakers held out for testing (default: the last 20%).")] = None,
     test_noises: Annotated[str | None, typer.Option(
         help="Noise files held out for testing (default: the last 30%).")] = None,
-    valid_speakers: Annotated[str | None, typer.Option(
-        help="Speakers held out for validation.")] = None,
+    valid_speakers: ValidOpt = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the mixing draws.")] = None,
     force: ForceOpt = False,
     config: ConfigOpt = None,
