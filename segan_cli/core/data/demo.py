@@ -133,6 +133,7 @@ def prepare_demo(
         test_speakers=[v for v, r in roles.items() if r == "test"],
         test_noises=[s.name for s in NOISES if s.role == "test"],
         seed=data.seed, quality=data.resample_quality, force=force, progress=progress,
+        name="segan-demo",
         source_extra=source)
 
 

@@ -22,7 +22,9 @@ def composite(pesq: float, llr: float, wss: float, ssnr: float, clip: bool = Tru
 
     ``clip`` limits each to the MOS range [1, 5] as Loizou's composite.m does;
     ``clip=False`` keeps the raw regression output, as in the MATLAB run behind the
-    SEGAN paper's table (the "paper" mode).
+    SEGAN paper's table (the "paper" mode). Loizou's later composite.m feeds the raw
+    P.862 score; like the SEGAN paper's table we feed P.862.2 wide-band MOS-LQO at
+    16 kHz (narrow-band MOS-LQO at 8 kHz).
     """
     csig = 3.093 - 1.029 * llr + 0.603 * pesq - 0.009 * wss
     cbak = 1.634 + 0.478 * pesq - 0.007 * wss + 0.063 * ssnr
