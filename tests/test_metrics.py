@@ -381,3 +381,15 @@ def test_two_workers_give_identical_numbers() -> None:
     assert [r["name"] for r in two.rows] == names  # input order, whatever finished first
     assert len(seen) == len(pairs) and two.n_scored == 6
     assert one.summary == two.summary
+
+
+def test_blas_is_single_threaded_while_scoring_and_restored_after() -> None:
+    from segan_cli.core.metrics.threads import _openblas_controls, single_threaded_blas
+
+    controls = _openblas_controls()
+    if not controls:
+        pytest.skip("no OpenBLAS found through /proc/self/maps (another BLAS or OS)")
+    before = [get() for get, _ in controls]
+    with single_threaded_blas():
+        assert [get() for get, _ in controls] == [1] * len(controls)
+    assert [get() for get, _ in controls] == before

@@ -50,7 +50,7 @@ class TrainResult:
 def validation_scores(module: Any, utterances: list[tuple[str, np.ndarray, np.ndarray]],
                       settings: Settings, stats: dict[str, float]) -> dict[str, float]:
     """Mean PESQ/STOI of whole utterances enhanced the way ``segan enhance`` does."""
-    from segan_cli.core.metrics import pesq_score, stoi_score
+    from segan_cli.core.metrics import MetricInputError, pesq_score, stoi_score
 
     model = GeneratorModel(module.generator, settings, stats)
     enhancer = Enhancer(model, settings.enhance.chunking, settings.enhance.batch_size)
@@ -58,11 +58,11 @@ def validation_scores(module: Any, utterances: list[tuple[str, np.ndarray, np.nd
     pesqs, stois = [], []
     for _, clean, noisy in utterances:
         enhanced = enhancer.enhance(noisy, sr)
-        try:
-            pesqs.append(pesq_score(clean, enhanced, sr))
-        except ValueError:
-            pass  # PESQ cannot score this utterance (e.g. no speech detected)
-        stois.append(stoi_score(clean, enhanced, sr))
+        for scores, fn in ((pesqs, pesq_score), (stois, stoi_score)):
+            try:
+                scores.append(fn(clean, enhanced, sr))
+            except MetricInputError:
+                pass  # this utterance cannot be scored (e.g. too little speech)
     return {"val_pesq": float(np.mean(pesqs)) if pesqs else float("nan"),
             "val_stoi": float(np.mean(stois)) if stois else float("nan")}
 

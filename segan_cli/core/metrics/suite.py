@@ -36,6 +36,7 @@ from segan_cli.core.metrics.log_likelihood import llr_per_frame
 from segan_cli.core.metrics.pesq_stoi import default_pesq_band, pesq_score, stoi_score
 from segan_cli.core.metrics.segmental_snr import ssnr_per_frame
 from segan_cli.core.metrics.spectral_slope import wss_per_frame
+from segan_cli.core.metrics.threads import limit_blas_threads, single_threaded_blas
 from segan_cli.errors import SeganError
 
 METRICS: tuple[str, ...] = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi", "llr", "wss")
@@ -235,7 +236,8 @@ def score_pairs(pairs: Sequence[PairSpec], workers: int = 1, mode: Mode = "defau
     """Score many (name, clean, enhanced) pairs; see :func:`score_utterance`.
 
     ``workers`` > 1 uses a process pool (numbers are identical to ``workers=1``,
-    which runs in-process). ``progress(n)`` is called in this process as each file
+    which runs in-process); either way OpenBLAS runs single-threaded (see
+    :mod:`.threads`). ``progress(n)`` is called in this process as each file
     finishes, scored or not. ``sample_rate`` and ``resample`` are as in
     :func:`load_pair` (arrays need ``sample_rate``).
     """
@@ -246,12 +248,14 @@ def score_pairs(pairs: Sequence[PairSpec], workers: int = 1, mode: Mode = "defau
     results: list[tuple[int, dict[str, float] | None, str | None]] = []
     workers = min(workers, len(pairs))
     if workers <= 1:
-        for i, (name, clean, enhanced) in enumerate(pairs):
-            results.append(_score_job(i, name, clean, enhanced, opts))
-            if progress is not None:
-                progress(1)
+        with single_threaded_blas():
+            for i, (name, clean, enhanced) in enumerate(pairs):
+                results.append(_score_job(i, name, clean, enhanced, opts))
+                if progress is not None:
+                    progress(1)
     else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
+                                 initializer=limit_blas_threads) as pool:
             # longest first, so the last files to finish are short ones (better balance)
             order = sorted(range(len(pairs)), key=lambda i: -_size_hint(pairs[i][1]))
             futures = [pool.submit(_score_job, i, *pairs[i], opts) for i in order]
