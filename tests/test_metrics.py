@@ -384,12 +384,16 @@ def test_two_workers_give_identical_numbers() -> None:
 
 
 def test_blas_is_single_threaded_while_scoring_and_restored_after() -> None:
-    from segan_cli.core.metrics.threads import _openblas_controls, single_threaded_blas
+    from threadpoolctl import threadpool_info
 
-    controls = _openblas_controls()
-    if not controls:
-        pytest.skip("no OpenBLAS found through /proc/self/maps (another BLAS or OS)")
-    before = [get() for get, _ in controls]
+    from segan_cli.core.metrics.threads import single_threaded_blas
+
+    def blas_threads() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("no BLAS library found by threadpoolctl")
     with single_threaded_blas():
-        assert [get() for get, _ in controls] == [1] * len(controls)
-    assert [get() for get, _ in controls] == before
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before
