@@ -88,13 +88,18 @@ def speed(name: str, ckpt: Path, wav: Path, seconds: float, batch: int, repeats:
 
 
 def peak_rss_mb(ckpt: Path, wav: Path) -> float:
-    """Peak RSS of a fresh ``segan enhance`` process on ``wav``."""
+    """Peak RSS (VmHWM) of a fresh ``segan enhance`` process on ``wav``.
+
+    VmHWM belongs to the process image, so unlike ``ru_maxrss`` it does not inherit
+    the parent's size across fork and exec.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        code = ("import resource, sys\n"
+        code = ("import sys\n"
                 "from segan_cli.cli.app import app\n"
                 "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n"
                 "    assert not e.code, e.code\n"
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+                "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+                "print(int(status.split()[0]))\n")
         out = subprocess.run([sys.executable, "-c", code, "enhance", str(wav),
                               str(Path(tmp) / "o.wav"), "--ckpt", str(ckpt)],
                              capture_output=True, text=True, check=True)
