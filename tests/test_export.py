@@ -48,3 +48,21 @@ def test_scripted_model_rejects_foreign_files(tmp_path: Path) -> None:
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(tmp_path / "x.pt"))
     with pytest.raises(CheckpointError, match="segan export"):
         ScriptedModel(tmp_path / "x.pt")
+
+
+def test_onnx_export_matches_torchscript(cli, tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime", reason="optional dependency onnxruntime")
+    pytest.importorskip("onnx", reason="optional dependency onnx")
+    settings = load_settings(CONFIGS / "tiny.yaml", ["data.window=1024", "data.hop=512"])
+    torch.manual_seed(2)
+    module = SeganGAN(settings, None)
+    ckpt = tmp_path / "m.ckpt"
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)},
+               ckpt)
+    cli("export", "--ckpt", ckpt, "--out", tmp_path / "m.pt", "--onnx", tmp_path / "m.onnx")
+    x = (np.random.default_rng(0).standard_normal((3, 1, 1024)) * 0.1).astype(np.float32)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = session.run(None, {"noisy": x})[0]
+    want = ScriptedModel(tmp_path / "m.pt")(x[:, 0, :])
+    assert got.shape == (3, 1, 1024)
+    assert np.max(np.abs(got[:, 0, :] - want)) < 1e-4

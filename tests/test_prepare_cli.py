@@ -192,3 +192,15 @@ def test_resume_with_changed_split_plan_has_no_duplicates(cli, tmp_path: Path,
     ids = [u.id for utts in m.splits.values() for u in utts]
     assert len(ids) == len(set(ids)) == 25
     assert {u.speaker for u in m.splits["valid"]} == {"p257"}
+
+
+def test_bad_audio_in_a_prepare_is_named(cli, tmp_path: Path, voicebank_sample) -> None:
+    for kind in ("clean", "noisy"):
+        shutil.copytree(voicebank_sample / kind, tmp_path / kind)
+    (tmp_path / "noisy" / "p232_006.wav").write_bytes(b"RIFF....not really a wav")
+    res = cli("prepare", "pairs", "--clean", tmp_path / "clean", "--noisy", tmp_path / "noisy",
+              "--out", tmp_path / "o", code=2)
+    assert "p232_006.wav" in res.stderr and "Traceback" not in res.output
+    res = cli("prepare", "mix", "--clean", tmp_path / "clean", "--noise", tmp_path / "noisy",
+              "--out", tmp_path / "m", code=2)
+    assert "p232_006.wav" in res.stderr

@@ -79,7 +79,8 @@ def export_onnx(bundle: GeneratorBundle, out: Path) -> Path:
                               "pip install 'segan-cli[onnx]'") from exc
     wrapper = InferenceGenerator(bundle).cpu().eval()
     example = torch.randn(1, 1, bundle.settings.data.window) * 0.1
-    with atomic_path(Path(out)) as tmp:
+    with atomic_path(Path(out)) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(wrapper, (example,), str(tmp), input_names=["noisy"],
                           output_names=["enhanced"], dynamic_axes={"noisy": {0: "batch"},
                                                                    "enhanced": {0: "batch"}},
