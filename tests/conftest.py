@@ -30,6 +30,28 @@ def voicebank_sample() -> Path:
     return need_shared(VOICEBANK_SAMPLE)
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors gain nothing from threads, and spinning threads stall on a busy host."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def sample_corpus(tmp_path_factory) -> Path:
+    """The 25 voicebank-sample pairs prepared as a corpus; p257 is the test speaker."""
+    from segan_cli.core.data.pairs import prepare_pairs
+
+    sample = need_shared(VOICEBANK_SAMPLE)
+    out = tmp_path_factory.mktemp("sample") / "corpus"
+    prepare_pairs(sample / "clean", sample / "noisy", out, test_speakers=["p257"])
+    return out
+
+
 class Cli:
     """Runs the real Typer app in-process; returns the click Result."""
 

@@ -10,19 +10,13 @@ import pytest
 import torch
 
 from segan_cli.core.data.datamodule import SeganDataModule, WindowDataset, fixed_subset
-from segan_cli.core.data.pairs import prepare_pairs
 from segan_cli.errors import CorpusError
 from segan_cli.settings import load_settings
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    from tests.conftest import VOICEBANK_SAMPLE, need_shared
-
-    sample = need_shared(VOICEBANK_SAMPLE)
-    out = tmp_path_factory.mktemp("dm") / "corpus"
-    prepare_pairs(sample / "clean", sample / "noisy", out, test_speakers=["p257"])
-    return out
+@pytest.fixture
+def corpus(sample_corpus: Path) -> Path:
+    return sample_corpus
 
 
 def _settings(**train):

@@ -12,15 +12,9 @@ import pytest
 import soundfile as sf
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    from segan_cli.core.data.pairs import prepare_pairs
-    from tests.conftest import VOICEBANK_SAMPLE, need_shared
-
-    sample = need_shared(VOICEBANK_SAMPLE)
-    out = tmp_path_factory.mktemp("ev") / "corpus"
-    prepare_pairs(sample / "clean", sample / "noisy", out, test_speakers=["p257"])
-    return out
+@pytest.fixture
+def corpus(sample_corpus: Path) -> Path:
+    return sample_corpus
 
 
 def test_corpus_table_noisy_and_wiener(cli, corpus: Path, tmp_path: Path) -> None:

@@ -28,12 +28,8 @@ STATS = {"noisy_mean": 0.01, "noisy_std": 0.2, "clean_mean": -0.02, "clean_std":
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors gain nothing from threads, and spinning threads stall on a busy host."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(one_torch_thread: None) -> None:
+    """All tests here run on one torch thread (see conftest)."""
 
 
 def tiny(arch: str = "segan", **extra) -> ModelSettings:

@@ -23,12 +23,8 @@ STEPS = SeganGAN.optimizer_steps_per_batch
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors gain nothing from threads, and spinning threads stall on a busy host."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(one_torch_thread: None) -> None:
+    """All tests here run on one torch thread (see conftest)."""
 
 
 class SineWindows(Dataset):
