@@ -173,3 +173,15 @@ def test_wiener_method_on_real_recording(cli, tmp_path: Path, voicebank_sample: 
     assert sr_out == sr and out.shape == noisy.shape
     assert ssnr(clean, out, sr) > ssnr(clean, noisy, sr) + 1.0
 
+
+
+def test_folder_run_with_two_worker_processes(cli, ckpt: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    for i in range(4):
+        _write(src / f"f{i}.wav", 16000, 0.5)
+    cli("enhance", src, "--out", tmp_path / "seq", "--ckpt", ckpt)
+    cli("enhance", src, "--out", tmp_path / "par", "--ckpt", ckpt, "--workers", "2")
+    for i in range(4):
+        a, _ = sf.read(tmp_path / "seq" / f"f{i}.wav")
+        b, _ = sf.read(tmp_path / "par" / f"f{i}.wav")
+        assert np.array_equal(a, b)

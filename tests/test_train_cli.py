@@ -120,3 +120,18 @@ def test_ddp_two_cpu_processes(corpus: Path, tmp_path: Path) -> None:
     assert "last.ckpt" in ckpts
     state = torch.load(tmp_path / "ddp" / "checkpoints" / "last.ckpt", weights_only=True)
     assert state["global_step"] == 4  # 2 GAN steps x (D + G updates)
+
+
+def test_resume_with_other_arch_or_corrupt_checkpoint(cli, corpus: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    cli("train", "--data", corpus, "--out", run, "--max-steps", "1", *FAST)
+    res = cli("train", "--data", corpus, "--out", run, "--resume", "--arch", "adv",
+              "--max-steps", "2", *FAST, code=2)
+    assert "'segan' run" in res.stderr and "--arch segan" in res.stderr
+    res = cli("train", "--data", corpus, "--out", run, "--resume", "--max-steps", "2",
+              *FAST, "--set", "model.kernel_size=15", code=2)
+    assert "other model settings (kernel_size)" in res.stderr
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"truncated")
+    res = cli("train", "--data", corpus, "--out", run, "--resume", "--max-steps", "2", *FAST,
+              code=2)
+    assert "corrupted" in res.stderr and "Traceback" not in res.output

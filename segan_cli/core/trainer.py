@@ -24,9 +24,9 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from segan_cli.core.data.datamodule import SeganDataModule
 from segan_cli.core.enhance import Enhancer
 from segan_cli.core.files import write_text_atomic
-from segan_cli.core.inference import GeneratorModel
+from segan_cli.core.inference import GeneratorModel, read_checkpoint
 from segan_cli.core.training import SeganGAN
-from segan_cli.errors import SeganError
+from segan_cli.errors import CheckpointError, SeganError
 from segan_cli.settings import Settings, settings_to_yaml
 
 CKPT_DIR = "checkpoints"
@@ -148,13 +148,20 @@ def _trainer_kwargs(settings: Settings) -> dict[str, Any]:
     return kw
 
 
-def prepare_run_dir(run_dir: Path, resume: bool) -> Path | None:
-    """Check the run folder; return the checkpoint to resume from, if any."""
+def prepare_run_dir(run_dir: Path, resume: bool, settings: Settings | None = None
+                    ) -> Path | None:
+    """Check the run folder; return the checkpoint to resume from, if any.
+
+    A resumed run must build the same model as its checkpoint: another arch or other
+    widths would fail deep inside Lightning, so they are caught here by name.
+    """
     last = run_dir / CKPT_DIR / LAST
     if resume:
         if not last.is_file():
             raise SeganError(f"nothing to resume: {last} does not exist",
                              "start a new run without --resume")
+        if settings is not None:
+            check_resumable(last, settings)
         return last
     if (run_dir / CKPT_DIR).is_dir() and any((run_dir / CKPT_DIR).iterdir()):
         raise SeganError(f"run folder {run_dir} already holds checkpoints",
@@ -162,12 +169,36 @@ def prepare_run_dir(run_dir: Path, resume: bool) -> Path | None:
     return None
 
 
+def check_resumable(ckpt: Path, settings: Settings) -> None:
+    """Raise CheckpointError unless ``ckpt`` holds the model ``settings`` describe."""
+    saved = read_checkpoint(ckpt).get("hyper_parameters", {}).get("settings")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{ckpt} holds no segan settings",
+                              "it was not written by `segan train`")
+    try:
+        old = Settings.model_validate(saved)
+    except ValueError as exc:
+        raise CheckpointError(f"{ckpt} has settings this version cannot read") from exc
+    if old.model.arch != settings.model.arch:
+        raise CheckpointError(
+            f"{ckpt} is an '{old.model.arch}' run, but this command asks for "
+            f"'{settings.model.arch}'", f"resume with --arch {old.model.arch}")
+    changed = [k for k, v in old.model.model_dump().items()
+               if getattr(settings.model, k) != v]
+    if old.data.window != settings.data.window:
+        changed.append("data.window")
+    if changed:
+        raise CheckpointError(
+            f"{ckpt} was trained with other model settings ({', '.join(changed)})",
+            "resume with the run's own settings: --config RUN_DIR/settings.yaml")
+
+
 def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
         callbacks: list[Callback] | None = None, enable_progress_bar: bool = True,
         logger: bool = True) -> TrainResult:
     """Train on a prepared corpus; checkpoints and logs go to ``run_dir``."""
     run_dir = Path(run_dir)
-    ckpt_path = prepare_run_dir(run_dir, resume)
+    ckpt_path = prepare_run_dir(run_dir, resume, settings)
     L.seed_everything(settings.train.seed, workers=True, verbose=False)
     dm = SeganDataModule(corpus, settings)
     module = SeganGAN(settings, dm.stats)
