@@ -10,6 +10,7 @@ validation PESQ, never on test data.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -102,6 +103,38 @@ class StepSeeding(Callback):
 
         step = trainer.global_step // SeganGAN.optimizer_steps_per_batch
         torch.manual_seed((self.seed * 1_000_003 + step) * 64 + trainer.global_rank)
+
+
+class LastCheckpoint(Callback):
+    """Keeps ``checkpoints/last.ckpt`` current after every validation, epoch and at the end.
+
+    Lightning's ``save_last`` only refreshes it when a new best is saved, which would
+    make ``--resume`` go back to the last improvement; this writes it every time,
+    under a temporary name first.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._saved_step = -1
+
+    def _save(self, trainer: L.Trainer) -> None:
+        if trainer.sanity_checking or trainer.global_step == self._saved_step:
+            return
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        trainer.save_checkpoint(tmp)
+        trainer.strategy.barrier()
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)
+        self._saved_step = trainer.global_step
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)
 
 
 class Throughput(Callback):
@@ -208,8 +241,7 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
     write_text_atomic(run_dir / "settings.yaml", settings_to_yaml(settings))
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / CKPT_DIR, filename="best-epoch{epoch}-pesq{val_pesq:.3f}",
-        auto_insert_metric_name=False, monitor="val_pesq", mode="max", save_top_k=1,
-        save_last=True)
+        auto_insert_metric_name=False, monitor="val_pesq", mode="max", save_top_k=1)
     throughput = Throughput()
     # a new numbered version per (resumed) session, so earlier logs are never replaced
     loggers = [CSVLogger(run_dir, name="logs"),
@@ -217,7 +249,8 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
     trainer = L.Trainer(
         **_trainer_kwargs(settings), default_root_dir=run_dir, logger=loggers,
         callbacks=[StepSeeding(settings.train.seed), ValidationScoring(dm), checkpoint,
-                   throughput, *(callbacks or [])],
+                   LastCheckpoint(run_dir / CKPT_DIR / LAST), throughput,
+                   *(callbacks or [])],
         enable_progress_bar=enable_progress_bar, enable_model_summary=False)
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
