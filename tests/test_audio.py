@@ -126,3 +126,12 @@ def test_emphasis_inverts_exactly_and_streams() -> None:
         parts.append(zb)
     assert np.max(np.abs(np.concatenate(parts) - x)) < 1e-5
     assert np.array_equal(preemphasis(x, 0.0), x)
+
+
+def test_written_files_get_the_usual_mode(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    write_audio(tmp_path / "o.wav", _tone(16000), 16000)
+    assert (tmp_path / "o.wav").stat().st_mode & 0o777 == 0o666 & ~mask
