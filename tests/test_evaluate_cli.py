@@ -62,6 +62,9 @@ def test_folders_matched_by_name(cli, voicebank_sample: Path, tmp_path: Path) ->
 def test_bad_inputs(cli, voicebank_sample: Path, tmp_path: Path) -> None:
     res = cli("evaluate", code=2)
     assert "--data" in res.stderr
+    res = cli("evaluate", "--clean", voicebank_sample / "clean", "--enhanced",
+              voicebank_sample / "noisy", "--ckpt", tmp_path / "x.ckpt", code=2)
+    assert "use it with --data" in res.stderr
     enh = tmp_path / "enh"
     enh.mkdir()
     x, sr = sf.read(voicebank_sample / "noisy" / "p232_003.wav")

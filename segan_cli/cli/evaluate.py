@@ -82,6 +82,9 @@ def evaluate(
                          "give --data CORPUS, or --clean DIR with --enhanced DIR")
     if clean is not None and not enhanced:
         raise SeganError("--clean needs at least one --enhanced folder")
+    if clean is not None and ckpt:
+        raise SeganError("--ckpt scores a model on a corpus: use it with --data",
+                         "or enhance the files first and pass the folder as --enhanced")
     corpus_name = ""
     with RichProgress() as progress:
         if data is not None:
