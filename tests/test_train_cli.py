@@ -137,3 +137,16 @@ def test_resume_with_other_arch_or_corrupt_checkpoint(cli, corpus: Path, tmp_pat
     res = cli("train", "--data", corpus, "--out", run, "--resume", "--max-steps", "2", *FAST,
               code=2)
     assert "corrupted" in res.stderr and "Traceback" not in res.output
+
+
+def test_info_shows_checkpoint_contents(cli, corpus: Path, tmp_path: Path) -> None:
+    import json
+
+    cli("train", "--data", corpus, "--out", tmp_path / "r", "--max-epochs", "1", *FAST)
+    data = json.loads(cli("info", tmp_path / "r", "--json").stdout)
+    assert data["arch"] == "segan" and data["window"] == 2048 and data["gan_steps"] > 0
+    assert data["generator_parameters"] > 0 and data["reference_batch"][1:] == [2, 2048]
+    assert "val_pesq (best)" in data["scores"]
+    assert "generator parameters" in cli("info", tmp_path / "r" / "best.ckpt").stdout
+    res = cli("info", tmp_path / "nope.ckpt", code=2)
+    assert "checkpoint not found" in res.stderr

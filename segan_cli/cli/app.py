@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from segan_cli import __version__
-from segan_cli.cli import enhance, evaluate, export, prepare, stats, train
+from segan_cli.cli import enhance, evaluate, export, info, prepare, stats, train
 from segan_cli.cli.common import DEBUG, console
 
 app = typer.Typer(
@@ -43,6 +43,8 @@ app.command("evaluate", help="Score systems with PESQ, STOI, CSIG, CBAK, COVL, S
     evaluate.evaluate)
 app.command("enhance", help="Denoise a recording or a folder with a trained checkpoint.")(
     enhance.enhance)
+app.command("info", help="Show what a checkpoint holds: model, audio settings, scores.")(
+    info.info)
 app.command("export", help="Write a TorchScript (and ONNX) generator for deployment.")(
     export.export)
 
