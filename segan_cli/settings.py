@@ -100,6 +100,8 @@ class EnhanceSettings(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     block_seconds: float = Field(30.0, gt=0)
     seed: int | None = None
+    dc_block_hz: float = Field(
+        10.0, ge=0, description="DC blocker after de-emphasis; 0 disables (paper-exact)")
 
 
 class EvaluateSettings(_Section):

@@ -184,4 +184,5 @@ def test_folder_run_with_two_worker_processes(cli, ckpt: Path, tmp_path: Path) -
     for i in range(4):
         a, _ = sf.read(tmp_path / "seq" / f"f{i}.wav")
         b, _ = sf.read(tmp_path / "par" / f"f{i}.wav")
-        assert np.array_equal(a, b)
+        # workers run torch on fewer threads: float sums may differ by a 16-bit step
+        assert np.max(np.abs(a - b)) <= 2 / 32768

@@ -60,7 +60,8 @@ def enhance(
 
         bundle = load_bundle(ckpt, "cpu")  # fail early, in this process, on a bad checkpoint
         factory = functools.partial(batch_enhance.model_enhancer, ckpt, e.device,
-                                    e.chunking, e.batch_size, e.block_seconds, e.seed)
+                                    e.chunking, e.batch_size, e.block_seconds, e.seed,
+                                    e.dc_block_hz)
         label = f"{bundle.arch} checkpoint {ckpt.name}"
     else:
         factory = batch_enhance.wiener_enhancer

@@ -90,7 +90,7 @@ def evaluate(
         if data is not None:
             manifest, systems = corpus_systems(
                 data, split, ckpt, wiener, settings.enhance.device, settings.enhance.chunking,
-                settings.enhance.batch_size, progress)
+                settings.enhance.batch_size, progress, settings.enhance.dc_block_hz)
             corpus_name = manifest.name
             title = f"{manifest.name} {split} split: {len(systems[0].pairs)} files ({ev.mode})"
         else:

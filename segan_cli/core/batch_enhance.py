@@ -127,14 +127,14 @@ def _run_in_worker(job: Job) -> JobOutcome:
 
 def model_enhancer(ckpt: Path, device: str = "cpu", chunking: str = "ola",
                    batch_size: int = 8, block_seconds: float = 30.0,
-                   seed: int | None = None) -> FileEnhancer:
+                   seed: int | None = None, dc_block_hz: float = 10.0) -> FileEnhancer:
     """An Enhancer for a checkpoint (module-level so worker processes can build it)."""
     from segan_cli.core.enhance import Enhancer
     from segan_cli.core.inference import GeneratorModel, load_bundle
 
     bundle = load_bundle(ckpt, device)
     return Enhancer(GeneratorModel.from_bundle(bundle, seed), chunking, batch_size,
-                    block_seconds)
+                    block_seconds, dc_block_hz)
 
 
 def wiener_enhancer() -> FileEnhancer:

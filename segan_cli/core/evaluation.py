@@ -69,8 +69,8 @@ def enhanced_system(label: str, items: list[tuple[str, Path, Path]], sample_rate
 
 def corpus_systems(root: Path, split: str = "test", ckpts: list[Path] | None = None,
                    wiener: bool = True, device: str = "cpu", chunking: str = "ola",
-                   batch_size: int = 8, progress: Progress | None = None
-                   ) -> tuple[Manifest, list[System]]:
+                   batch_size: int = 8, progress: Progress | None = None,
+                   dc_block_hz: float = 10.0) -> tuple[Manifest, list[System]]:
     """Noisy, Wiener and checkpoint rows over a corpus split."""
     manifest = load_manifest(root)
     items = corpus_pairs(root, manifest, split)
@@ -86,7 +86,8 @@ def corpus_systems(root: Path, split: str = "test", ckpts: list[Path] | None = N
         from segan_cli.core.inference import GeneratorModel, load_bundle
 
         bundle = load_bundle(ckpt, device)
-        enhancer = Enhancer(GeneratorModel.from_bundle(bundle), chunking, batch_size)
+        enhancer = Enhancer(GeneratorModel.from_bundle(bundle), chunking, batch_size,
+                            dc_block_hz=dc_block_hz)
         label = f"{bundle.arch} ({Path(ckpt).name})"
         systems.append(enhanced_system(label, items, sr, enhancer.enhance, progress))
     return manifest, systems

@@ -54,7 +54,8 @@ def validation_scores(module: Any, utterances: list[tuple[str, np.ndarray, np.nd
     from segan_cli.core.metrics import MetricInputError, pesq_score, stoi_score
 
     model = GeneratorModel(module.generator, settings, stats)
-    enhancer = Enhancer(model, settings.enhance.chunking, settings.enhance.batch_size)
+    enhancer = Enhancer(model, settings.enhance.chunking, settings.enhance.batch_size,
+                        dc_block_hz=settings.enhance.dc_block_hz)
     sr = settings.data.sample_rate
     pesqs, stois = [], []
     for _, clean, noisy in utterances:
