@@ -62,7 +62,7 @@ def train(
     table.add_column("")
     table.add_row("best checkpoint", str(result.best or "none (no validation ran)"))
     table.add_row("last checkpoint", str(result.last or "-"))
-    for key, value in sorted(result.best_scores.items()):
+    for key, value in result.best_scores.items():
         table.add_row(key, f"{value:.4f}")
     table.add_row("steps", str(result.steps))
     table.add_row("steps/s (training only)", f"{result.steps_per_second:.2f}")

@@ -258,10 +258,10 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
     last = run_dir / CKPT_DIR / LAST
     if trainer.is_global_zero and best is not None and best.is_file():
         shutil.copyfile(best, run_dir / BEST)
-    scores = {k: float(v) for k, v in trainer.callback_metrics.items()
-              if k.startswith("val_")}
+    scores = {f"{k} (last validation)": float(v)
+              for k, v in sorted(trainer.callback_metrics.items()) if k.startswith("val_")}
     if checkpoint.best_model_score is not None:
-        scores["val_pesq"] = float(checkpoint.best_model_score)
+        scores = {"val_pesq (best checkpoint)": float(checkpoint.best_model_score), **scores}
     train_wall = throughput.wall - throughput.val_wall
     rate = throughput.steps / train_wall if train_wall > 0 else 0.0
     return TrainResult(run_dir, run_dir / BEST if best is not None else None,
