@@ -58,10 +58,12 @@ def enhance(
                              "pass a checkpoint from `segan train`, or --method wiener")
         from segan_cli.core.inference import load_bundle
 
-        bundle = load_bundle(ckpt, "cpu")  # fail early, in this process, on a bad checkpoint
-        factory = functools.partial(batch_enhance.model_enhancer, ckpt, e.device,
-                                    e.chunking, e.batch_size, e.block_seconds, e.seed,
-                                    e.dc_block_hz)
+        bundle = load_bundle(ckpt, e.device)  # a bad checkpoint fails here, before any work
+        options = (e.chunking, e.batch_size, e.block_seconds, e.seed, e.dc_block_hz)
+        if workers > 1:  # each worker process loads the checkpoint itself
+            factory = functools.partial(batch_enhance.model_enhancer, ckpt, e.device, *options)
+        else:
+            factory = functools.partial(batch_enhance.bundle_enhancer, bundle, *options)
         label = f"{bundle.arch} checkpoint {ckpt.name}"
     else:
         factory = batch_enhance.wiener_enhancer

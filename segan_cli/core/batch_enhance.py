@@ -12,10 +12,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from segan_cli.core.enhance import EnhanceReport
 from segan_cli.errors import SeganError
+
+if TYPE_CHECKING:
+    from segan_cli.core.inference import GeneratorBundle
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
@@ -129,10 +132,19 @@ def model_enhancer(ckpt: Path, device: str = "cpu", chunking: str = "ola",
                    batch_size: int = 8, block_seconds: float = 30.0,
                    seed: int | None = None, dc_block_hz: float = 10.0) -> FileEnhancer:
     """An Enhancer for a checkpoint (module-level so worker processes can build it)."""
-    from segan_cli.core.enhance import Enhancer
-    from segan_cli.core.inference import GeneratorModel, load_bundle
+    from segan_cli.core.inference import load_bundle
 
-    bundle = load_bundle(ckpt, device)
+    return bundle_enhancer(load_bundle(ckpt, device), chunking, batch_size, block_seconds,
+                           seed, dc_block_hz)
+
+
+def bundle_enhancer(bundle: GeneratorBundle, chunking: str = "ola", batch_size: int = 8,
+                    block_seconds: float = 30.0, seed: int | None = None,
+                    dc_block_hz: float = 10.0) -> FileEnhancer:
+    """An Enhancer for a generator already loaded in this process."""
+    from segan_cli.core.enhance import Enhancer
+    from segan_cli.core.inference import GeneratorModel
+
     return Enhancer(GeneratorModel.from_bundle(bundle, seed), chunking, batch_size,
                     block_seconds, dc_block_hz)
 
