@@ -7,20 +7,15 @@ from typing import Any
 
 import torch
 
-from segan_cli.core.inference import read_checkpoint
+from segan_cli.core.inference import checkpoint_settings, read_checkpoint
 from segan_cli.core.training import SeganGAN
-from segan_cli.errors import CheckpointError
-from segan_cli.settings import Settings
 
 
 def checkpoint_info(path: Path) -> dict[str, Any]:
     """A JSON-ready summary of a training checkpoint (no model is built)."""
     ckpt = read_checkpoint(path)
-    hp = ckpt.get("hyper_parameters") or {}
-    if "settings" not in hp:
-        raise CheckpointError(f"{path} holds no segan settings",
-                              "it was not written by `segan train`")
-    settings = Settings.model_validate(hp["settings"])
+    settings = checkpoint_settings(ckpt, path)
+    hp = ckpt["hyper_parameters"]
     state = ckpt["state_dict"]
 
     def params(prefix: str) -> int:

@@ -58,29 +58,41 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many types for a damaged file
-        raise CheckpointError(f"cannot read checkpoint {path}: it is corrupted or not a "
-                              f"segan checkpoint ({type(exc).__name__})") from exc
+        raise CheckpointError(f"{path} is not a readable checkpoint: it is corrupted or not "
+                              f"a segan checkpoint ({type(exc).__name__})") from exc
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a segan training checkpoint (no state_dict)")
     return ckpt
 
 
-def load_bundle(path: Path, device: str | torch.device = "cpu",
-                expect_arch: str | None = None) -> GeneratorBundle:
-    """The generator of a training checkpoint, in eval mode on ``device``."""
-    ckpt = read_checkpoint(path)
-    hp = ckpt.get("hyper_parameters") or {}
-    if "settings" not in hp:
-        raise CheckpointError(f"{path} holds no segan settings",
-                              "it was not written by `segan train`")
+def checkpoint_settings(ckpt: dict[str, Any], path: Path,
+                        expect_arch: str | None = None) -> Settings:
+    """The settings a training checkpoint was written with, validated.
+
+    Every reader of checkpoints (enhance, evaluate, resume, info, the LightningModule)
+    goes through here, so a foreign, outdated or wrong-arch file reads the same way.
+    """
+    hp = ckpt.get("hyper_parameters")
+    if not isinstance(hp, dict) or not isinstance(hp.get("settings"), dict):
+        raise CheckpointError(f"{path} is not a segan training checkpoint: it holds no segan "
+                              "settings", "pass a .ckpt written by `segan train`")
     try:
         settings = Settings.model_validate(hp["settings"])
     except ValidationError as exc:
         raise CheckpointError(f"{path} has settings this version cannot read: "
                               f"{exc.errors()[0]['msg']}") from exc
     if expect_arch is not None and settings.model.arch != expect_arch:
-        raise CheckpointError(f"{path} is an '{settings.model.arch}' checkpoint, "
+        raise CheckpointError(f"{path} holds a '{settings.model.arch}' model, "
                               f"expected '{expect_arch}'")
+    return settings
+
+
+def load_bundle(path: Path, device: str | torch.device = "cpu",
+                expect_arch: str | None = None) -> GeneratorBundle:
+    """The generator of a training checkpoint, in eval mode on ``device``."""
+    ckpt = read_checkpoint(path)
+    settings = checkpoint_settings(ckpt, path, expect_arch)
+    hp = ckpt["hyper_parameters"]
     gen = build_generator(settings.model, settings.data.window)
     state = {k[len(GENERATOR_PREFIX):]: v for k, v in ckpt["state_dict"].items()
              if k.startswith(GENERATOR_PREFIX)}

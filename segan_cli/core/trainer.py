@@ -25,7 +25,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from segan_cli.core.data.datamodule import SeganDataModule
 from segan_cli.core.enhance import Enhancer
 from segan_cli.core.files import write_text_atomic
-from segan_cli.core.inference import GeneratorModel, read_checkpoint
+from segan_cli.core.inference import GeneratorModel, checkpoint_settings, read_checkpoint
 from segan_cli.core.training import SeganGAN
 from segan_cli.errors import CheckpointError, SeganError
 from segan_cli.settings import Settings, settings_to_yaml
@@ -205,14 +205,7 @@ def prepare_run_dir(run_dir: Path, resume: bool, settings: Settings | None = Non
 
 def check_resumable(ckpt: Path, settings: Settings) -> None:
     """Raise CheckpointError unless ``ckpt`` holds the model ``settings`` describe."""
-    saved = read_checkpoint(ckpt).get("hyper_parameters", {}).get("settings")
-    if not isinstance(saved, dict):
-        raise CheckpointError(f"{ckpt} holds no segan settings",
-                              "it was not written by `segan train`")
-    try:
-        old = Settings.model_validate(saved)
-    except ValueError as exc:
-        raise CheckpointError(f"{ckpt} has settings this version cannot read") from exc
+    old = checkpoint_settings(read_checkpoint(ckpt), ckpt)
     if old.model.arch != settings.model.arch:
         raise CheckpointError(
             f"{ckpt} is an '{old.model.arch}' run, but this command asks for "

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from torch import Tensor
 
 from segan_cli import __version__
+from segan_cli.core.inference import checkpoint_settings, read_checkpoint
 from segan_cli.core.models import build_discriminator, build_generator
 from segan_cli.core.models.transforms import SignalTransform
 from segan_cli.errors import CheckpointError, SeganError, SettingsError
@@ -214,22 +215,12 @@ class SeganGAN(pl.LightningModule):
         a checkpoint of another arch than ``expected_arch``. Returns the module in eval mode.
         """
         path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"checkpoint not found: {path}")
+        ckpt = read_checkpoint(path)
+        settings = checkpoint_settings(ckpt, path, expected_arch)
         try:
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as exc:  # torch raises many types for a bad file
-            raise CheckpointError(f"{path} is not a readable checkpoint: {exc}") from exc
-        hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-        if not isinstance(hparams, dict) or "settings" not in hparams or "state_dict" not in ckpt:
-            raise CheckpointError(f"{path} is not a segan training checkpoint",
-                                  "pass a .ckpt written by `segan train`")
-        arch = hparams.get("arch")
-        if expected_arch is not None and arch != expected_arch:
-            raise CheckpointError(f"{path} holds a '{arch}' model, expected '{expected_arch}'")
-        try:
-            module = cls(hparams["settings"], hparams.get("stats"))
+            module = cls(settings, ckpt["hyper_parameters"].get("stats"))
             module.load_state_dict(ckpt["state_dict"])
         except (SeganError, RuntimeError, KeyError) as exc:
             raise CheckpointError(f"{path} does not match this version's models: {exc}") from exc
+        module.to(map_location)
         return module.eval()
