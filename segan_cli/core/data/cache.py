@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from segan_cli.core.audio import read_audio, to_mono
-from segan_cli.core.data.manifest import Manifest, Utterance
+from segan_cli.core.data.manifest import Utterance
 from segan_cli.core.data.windows import window_offsets
 from segan_cli.core.files import atomic_path
 from segan_cli.errors import CorpusError
@@ -107,22 +107,3 @@ class SplitCache:
         return (np.array(self.clean[start:start + frames]),
                 np.array(self.noisy[start:start + frames]))
 
-
-def corpus_stats(root: Path, manifest: Manifest, split: str = "train",
-                 chunk: int = 1 << 22) -> dict[str, float]:
-    """Mean and std of noisy and clean audio over a split (used by arch ``adv``)."""
-    paths = cache_paths(root, split)
-    out: dict[str, float] = {}
-    for key in ("clean", "noisy"):
-        arr = np.load(paths[key], mmap_mode="r")
-        n = arr.shape[0]
-        s = s2 = 0.0
-        for a in range(0, n, chunk):
-            block = np.asarray(arr[a:a + chunk], dtype=np.float64)
-            s += block.sum()
-            s2 += np.square(block).sum()
-        mean = s / max(n, 1)
-        var = max(s2 / max(n, 1) - mean * mean, 0.0)
-        out[f"{key}_mean"] = float(mean)
-        out[f"{key}_std"] = float(np.sqrt(var)) or 1.0
-    return out

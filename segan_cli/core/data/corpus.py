@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from segan_cli.core.audio import write_audio
-from segan_cli.core.data.cache import CACHE_DIR, build_split_cache, corpus_stats
+from segan_cli.core.data.cache import CACHE_DIR, build_split_cache
 from segan_cli.core.data.manifest import MANIFEST_NAME, SPLITS, Manifest, Utterance
+from segan_cli.core.data.stats import corpus_stats
 from segan_cli.errors import CorpusError
 
 PROGRESS_NAME = "progress.jsonl"
@@ -142,7 +143,7 @@ class CorpusBuilder:
         for split, utts in splits.items():
             build_split_cache(self.root, split, utts, progress)
         manifest = Manifest(self.name, self.sample_rate, splits, source=source)
-        manifest.stats = corpus_stats(self.root, manifest, "train")
+        manifest.stats = corpus_stats(self.root, "train")
         manifest.save(self.root)
         (self.root / PROGRESS_NAME).unlink(missing_ok=True)
         return manifest

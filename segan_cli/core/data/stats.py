@@ -13,7 +13,8 @@ from segan_cli.core.data.manifest import Manifest
 CLIP_LEVEL = 32767 / 32768 - 1e-6
 
 
-def _signal_stats(path: Path, chunk: int = 1 << 22) -> dict[str, float]:
+def signal_stats(path: Path, chunk: int = 1 << 22) -> dict[str, float]:
+    """Mean, std, peak and clipped-sample count of a cached signal, read in chunks."""
     arr = np.load(path, mmap_mode="r")
     n = int(arr.shape[0])
     s = s2 = peak = 0.0
@@ -28,6 +29,17 @@ def _signal_stats(path: Path, chunk: int = 1 << 22) -> dict[str, float]:
     mean = s / n if n else 0.0
     std = float(np.sqrt(max(s2 / n - mean * mean, 0.0))) if n else 0.0
     return {"mean": float(mean), "std": std, "peak": peak, "clipped": clipped}
+
+
+def corpus_stats(root: Path, split: str = "train") -> dict[str, float]:
+    """Mean and std of noisy and clean audio over a split (used by arch ``adv``)."""
+    out: dict[str, float] = {}
+    for key, path in cache_paths(root, split).items():
+        if key != "bounds":
+            s = signal_stats(path)
+            out[f"{key}_mean"] = s["mean"]
+            out[f"{key}_std"] = s["std"] or 1.0
+    return out
 
 
 def split_stats(root: Path, manifest: Manifest, split: str) -> dict[str, Any]:
@@ -57,7 +69,7 @@ def split_stats(root: Path, manifest: Manifest, split: str) -> dict[str, Any]:
         }
     paths = cache_paths(root, split)
     for key in ("noisy", "clean"):
-        out[key] = _signal_stats(paths[key]) if paths[key].is_file() and utts else None
+        out[key] = signal_stats(paths[key]) if paths[key].is_file() and utts else None
     return out
 
 
