@@ -103,13 +103,19 @@ def load_mono(path: Path, sample_rate: int, quality: str = "VHQ") -> np.ndarray:
     return resample(to_mono(data), sr, sample_rate, quality)
 
 
-def write_audio(path: Path, x: np.ndarray, sample_rate: int, subtype: str | None = None) -> None:
-    """Write wav/flac/ogg atomically (temporary name in the same folder, then rename)."""
-    path = Path(path)
-    fmt = WRITE_FORMATS.get(path.suffix.lower())
+def write_format(path: Path) -> str:
+    """The soundfile format for an output path's extension, or a clear AudioError."""
+    fmt = WRITE_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise AudioError(f"cannot write {path}: unsupported extension",
                          f"use one of {', '.join(WRITE_FORMATS)}")
+    return fmt
+
+
+def write_audio(path: Path, x: np.ndarray, sample_rate: int, subtype: str | None = None) -> None:
+    """Write wav/flac/ogg atomically (temporary name in the same folder, then rename)."""
+    path = Path(path)
+    fmt = write_format(path)
     check_finite(x, path)
     if subtype is not None and not sf.check_format(fmt, subtype):
         subtype = None

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from segan_cli.core.audio import WRITE_FORMATS, write_format
 from segan_cli.core.enhance import EnhanceReport
 from segan_cli.errors import SeganError
 
 if TYPE_CHECKING:
     from segan_cli.core.inference import GeneratorBundle
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+AUDIO_SUFFIXES = tuple(WRITE_FORMATS)
 
 
 class FileEnhancer(Protocol):
@@ -62,9 +63,7 @@ def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = F
             raise SeganError("where should the output go?", "give OUTPUT or --out")
         if dst.is_dir() or str(dst).endswith(os.sep):
             dst = dst / src.name
-        if dst.suffix.lower() not in AUDIO_SUFFIXES:
-            raise SeganError(f"cannot write {dst}: unsupported extension",
-                             f"use one of {', '.join(AUDIO_SUFFIXES)}")
+        write_format(dst)
         job = Job(src, dst)
         if _same(src, dst) and not overwrite:
             raise SeganError(f"output {dst} is the input file",

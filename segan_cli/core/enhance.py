@@ -21,7 +21,13 @@ import soundfile as sf
 import soxr
 from scipy.signal import lfilter
 
-from segan_cli.core.audio import audio_info, check_finite, deemphasis, preemphasis
+from segan_cli.core.audio import (
+    audio_info,
+    check_finite,
+    deemphasis,
+    preemphasis,
+    write_format,
+)
 from segan_cli.core.files import atomic_path
 from segan_cli.core.overlap_add import WindowStitcher
 from segan_cli.errors import AudioError
@@ -181,10 +187,7 @@ class Enhancer:
         info = audio_info(src)
         if info.frames == 0:
             raise AudioError(f"audio file is empty: {src}")
-        fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}.get(Path(dst).suffix.lower())
-        if fmt is None:
-            raise AudioError(f"cannot write {dst}: unsupported extension",
-                             "use .wav, .flac or .ogg")
+        fmt = write_format(dst)
         subtype = subtype or info.subtype
         if not sf.check_format(fmt, subtype):
             subtype = sf.default_subtype(fmt)

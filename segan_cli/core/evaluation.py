@@ -17,7 +17,7 @@ import numpy as np
 
 from segan_cli.core.audio import load_mono
 from segan_cli.core.data.manifest import Manifest, load_manifest
-from segan_cli.core.data.pairs import list_audio
+from segan_cli.core.data.pairs import list_audio, name_list
 from segan_cli.core.metrics import BatchResult, score_pairs
 from segan_cli.core.metrics.suite import PairSpec
 from segan_cli.core.progress import Progress, SilentProgress
@@ -108,21 +108,16 @@ def folder_systems(clean: Path, enhanced: list[Path], labels: list[str] | None =
         notes = []
         if missing := sorted(set(refs) - set(outs)):
             notes.append(f"{len(missing)} clean file(s) have no enhanced version in {folder}: "
-                         + _names(missing))
+                         + name_list(missing, 6))
         if extra := sorted(set(outs) - set(refs)):
             notes.append(f"{len(extra)} enhanced file(s) have no clean reference: "
-                         + _names(extra))
+                         + name_list(extra, 6))
         if not common:
             raise CorpusError(f"no file names in {folder} match {clean}",
                               "the enhanced files must keep the clean files' names")
         label = labels[i] if labels else Path(folder).name
         systems.append(System(label, [(k, refs[k], outs[k]) for k in common], notes))
     return systems
-
-
-def _names(items: list[str], limit: int = 6) -> str:
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
 
 
 def score_systems(systems: list[System], workers: int, mode: str, resample: bool = False,

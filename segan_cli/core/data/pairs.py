@@ -53,7 +53,8 @@ def speaker_of(key: str) -> str:
     return key.rsplit("/", 1)[0] if "/" in key else name
 
 
-def _names(items: Iterable[str], limit: int = 8) -> str:
+def name_list(items: Iterable[str], limit: int = 8) -> str:
+    """Up to ``limit`` sorted names and how many more, for error messages."""
     items = sorted(items)
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more
@@ -66,9 +67,9 @@ def match_pairs(clean_dir: Path, noisy_dir: Path, check_lengths: bool = True) ->
         raise CorpusError(f"no audio files found in {clean_dir}")
     problems = []
     if only_c := set(clean) - set(noisy):
-        problems.append(f"no noisy partner for {_names(only_c)} (in {noisy_dir})")
+        problems.append(f"no noisy partner for {name_list(only_c)} (in {noisy_dir})")
     if only_n := set(noisy) - set(clean):
-        problems.append(f"no clean partner for {_names(only_n)} (in {clean_dir})")
+        problems.append(f"no clean partner for {name_list(only_n)} (in {clean_dir})")
     pairs = [PairSource(k.replace("/", "__"), speaker_of(k), clean[k], noisy[k])
              for k in sorted(set(clean) & set(noisy))]
     if check_lengths:
@@ -78,7 +79,7 @@ def match_pairs(clean_dir: Path, noisy_dir: Path, check_lengths: bool = True) ->
             if abs(a.duration - b.duration) > 1.0 / min(a.sample_rate, b.sample_rate):
                 bad.append(f"{p.id} ({a.duration:.3f} s vs {b.duration:.3f} s)")
         if bad:
-            problems.append(f"clean and noisy lengths differ for {_names(bad)}")
+            problems.append(f"clean and noisy lengths differ for {name_list(bad)}")
     if problems:
         raise CorpusError("; ".join(problems))
     return pairs
