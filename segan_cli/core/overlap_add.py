@@ -50,7 +50,6 @@ class WindowStitcher:
         self._wsum = np.zeros(0, dtype=np.float64)
         self._out_start = 0  # absolute position of _acc[0]
         self._received = 0
-        self._emitted = 0
 
     def push(self, x: np.ndarray) -> np.ndarray:
         """Add input samples; return output samples that no later window can change."""
@@ -120,7 +119,6 @@ class WindowStitcher:
         lo = max(self.lead - first, 0)
         hi = min(n, self.lead + self._received - first)
         out = out[lo:hi] if hi > lo else np.zeros(0)
-        self._emitted += out.size
         return out.astype(np.float32)
 
 
