@@ -20,7 +20,7 @@ import soundfile as sf
 
 from segan_cli.core.data.cache import SplitCache
 from segan_cli.core.data.manifest import load_manifest
-from segan_cli.core.data.pairs import prepare_pairs
+from segan_cli.core.data.sources.pairs import prepare_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -44,7 +44,7 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def sample_corpus(tmp_path_factory) -> Path:
     """The 25 voicebank-sample pairs prepared as a corpus; p257 is the test speaker."""
-    from segan_cli.core.data.pairs import prepare_pairs
+    from segan_cli.core.data.sources.pairs import prepare_pairs
 
     sample = need_shared(VOICEBANK_SAMPLE)
     out = tmp_path_factory.mktemp("sample") / "corpus"

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from segan_cli.core.data import debian, demo_noise, demo_speech
 from segan_cli.core.data.corpus import CorpusExistsError, measured_snr
-from segan_cli.core.data.demo import TEST_VOICE, demo_cache, prepare_demo
-from segan_cli.core.data.demo_noise import NOISES
 from segan_cli.core.data.manifest import Manifest, load_manifest
+from segan_cli.core.data.sources import debian, demo_noise, demo_speech
+from segan_cli.core.data.sources.demo import TEST_VOICE, demo_cache, prepare_demo
+from segan_cli.core.data.sources.demo_noise import NOISES
 from segan_cli.core.progress import SilentProgress
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings

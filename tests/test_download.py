@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from segan_cli.core.data import download as dl
-from segan_cli.core.data.download import download, file_md5, part_path
+from segan_cli.core.data.sources import download as dl
+from segan_cli.core.data.sources.download import download, file_md5, part_path
 from segan_cli.errors import DownloadError
 
 

@@ -34,7 +34,7 @@ def corpus(tmp_path_factory) -> Path:
         for name in ("p232_005", "p232_006", "p232_011", "p257_008"):
             x, sr = sf.read(sample / kind / f"{name}.wav", dtype="float32")
             sf.write(root / kind / f"{name}.wav", x[8000:24000], sr)
-    from segan_cli.core.data.pairs import prepare_pairs
+    from segan_cli.core.data.sources.pairs import prepare_pairs
 
     prepare_pairs(root / "clean", root / "noisy", root / "corpus", valid_speakers=["p257"])
     return root / "corpus"

@@ -17,10 +17,10 @@ import pytest
 import soundfile as sf
 import soxr
 
-from segan_cli.core.data import download as dl
 from segan_cli.core.data.corpus import CorpusExistsError
 from segan_cli.core.data.manifest import load_manifest
-from segan_cli.core.data.voicebank import (
+from segan_cli.core.data.sources import download as dl
+from segan_cli.core.data.sources.voicebank import (
     DATASHARE_URL,
     NOT_VERIFIABLE,
     URL_ENV,

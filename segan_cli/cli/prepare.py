@@ -81,7 +81,7 @@ def voicebank(
     sets: SetOpt = None,
 ) -> None:
     """VoiceBank-DEMAND (Valentini-Botinhao et al. 2017), resampled 48 -> 16 kHz."""
-    from segan_cli.core.data.voicebank import prepare_voicebank
+    from segan_cli.core.data.sources.voicebank import prepare_voicebank
 
     if not download and from_path is None:
         from segan_cli.errors import SeganError
@@ -112,7 +112,7 @@ def pairs(
     sets: SetOpt = None,
 ) -> None:
     """Any paired clean/noisy folders, matched by file name."""
-    from segan_cli.core.data.pairs import prepare_pairs
+    from segan_cli.core.data.sources.pairs import prepare_pairs
 
     settings = settings_from(config, sets, extra={"data": {
         "valid_speakers": _split_list(valid_speakers)}})
@@ -144,7 +144,7 @@ def mix(
     sets: SetOpt = None,
 ) -> None:
     """A noisy corpus from clean speech and noise at chosen SNRs (deterministic)."""
-    from segan_cli.core.data.mix import prepare_mix
+    from segan_cli.core.data.sources.mix import prepare_mix
 
     settings = settings_from(config, sets, extra={"data": {
         "train_snrs": _floats(train_snrs), "test_snrs": _floats(test_snrs), "seed": seed,
@@ -170,7 +170,7 @@ def demo(
     sets: SetOpt = None,
 ) -> None:
     """A small real-speech corpus built offline from Debian's recorded prompts and noises."""
-    from segan_cli.core.data.demo import prepare_demo
+    from segan_cli.core.data.sources.demo import prepare_demo
 
     if size not in ("small", "full"):
         raise typer.BadParameter("--size must be small or full")

@@ -17,7 +17,7 @@ import numpy as np
 
 from segan_cli.core.audio import load_mono
 from segan_cli.core.data.manifest import Manifest, load_manifest
-from segan_cli.core.data.pairs import list_audio, name_list
+from segan_cli.core.data.sources.pairs import list_audio, name_list
 from segan_cli.core.metrics import BatchResult, score_pairs
 from segan_cli.core.metrics.suite import PairSpec
 from segan_cli.core.progress import Progress, SilentProgress

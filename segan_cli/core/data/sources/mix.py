@@ -20,7 +20,7 @@ import numpy as np
 from segan_cli.core.audio import load_mono
 from segan_cli.core.data.corpus import CorpusBuilder, measured_snr
 from segan_cli.core.data.manifest import Manifest
-from segan_cli.core.data.pairs import (
+from segan_cli.core.data.sources.pairs import (
     finish_corpus,
     list_audio,
     resampler_record,

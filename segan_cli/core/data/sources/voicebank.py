@@ -20,10 +20,10 @@ from typing import Any
 
 from segan_cli.core.audio import audio_info
 from segan_cli.core.data.corpus import CorpusBuilder
-from segan_cli.core.data.download import download as fetch
-from segan_cli.core.data.download import file_md5, part_path
 from segan_cli.core.data.manifest import MANIFEST_NAME, Manifest
-from segan_cli.core.data.pairs import (
+from segan_cli.core.data.sources.download import download as fetch
+from segan_cli.core.data.sources.download import file_md5, part_path
+from segan_cli.core.data.sources.pairs import (
     add_pairs,
     finish_corpus,
     match_pairs,

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from segan_cli.core.data.corpus import CorpusExistsError
-from segan_cli.core.data.debian import FetchedPackage, fetch_packages
-from segan_cli.core.data.demo_noise import (
+from segan_cli.core.data.manifest import MANIFEST_NAME, Manifest
+from segan_cli.core.data.sources.debian import FetchedPackage, fetch_packages
+from segan_cli.core.data.sources.demo_noise import (
     NOISE_RATE,
     NOISE_SEED,
     NOISES,
@@ -38,7 +39,7 @@ from segan_cli.core.data.demo_noise import (
     build_noises,
     noise_packages,
 )
-from segan_cli.core.data.demo_speech import (
+from segan_cli.core.data.sources.demo_speech import (
     G722_BIT_RATE,
     G722_RATE,
     NON_SPEECH,
@@ -50,8 +51,7 @@ from segan_cli.core.data.demo_speech import (
     list_prompts,
     select_prompts,
 )
-from segan_cli.core.data.manifest import MANIFEST_NAME, Manifest
-from segan_cli.core.data.mix import prepare_mix
+from segan_cli.core.data.sources.mix import prepare_mix
 from segan_cli.core.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings
