@@ -23,6 +23,51 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class NoiseMix(_Section):
+    """Relative weights of the noise families augmentation draws from (0 drops one)."""
+
+    corpus: float = Field(0.4, ge=0, description="noisy - clean of another training window")
+    coloured: float = Field(0.15, ge=0, description="power-law noise, slopes -2..+1")
+    speech_shaped: float = Field(0.1, ge=0, description="noise with speech's long-term spectrum")
+    babble: float = Field(0.15, ge=0, description="3-6 other training voices summed")
+    tonal: float = Field(0.1, ge=0, description="mains hum with harmonics, drifting tones")
+    impulsive: float = Field(0.1, ge=0, description="clicks and bursts at random rates")
+
+    @model_validator(mode="after")
+    def _some_noise(self) -> NoiseMix:
+        if sum(self.model_dump().values()) <= 0:
+            raise ValueError("at least one noise family needs a positive weight")
+        return self
+
+
+class AugmentSettings(_Section):
+    """On-the-fly training mixtures (off by default: the paper trains on the corpus as is).
+
+    Each training window is remixed from the training split's clean speech: speed
+    perturbation (pitch and tempo), a random spectral tilt, a noise family, an SNR,
+    a share of clean windows whose target is the input itself, and a random gain.
+    """
+
+    enabled: bool = False
+    clean_share: float = Field(0.2, ge=0, le=1, description="windows with no noise added")
+    snr_db: tuple[float, float] = (-5.0, 40.0)
+    gain_db: float = Field(15.0, ge=0, le=60, description="random level change, +-dB")
+    speed: tuple[float, float] = (0.8, 1.25)
+    tilt_db_per_octave: float = Field(3.0, ge=0, le=12, description="+-dB/octave around 1 kHz")
+    noise: NoiseMix = Field(default_factory=NoiseMix)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _ranges(self) -> AugmentSettings:
+        lo, hi = self.snr_db
+        if lo > hi:
+            raise ValueError(f"snr_db must be [low, high], got [{lo}, {hi}]")
+        a, b = self.speed
+        if not 0.5 <= a <= b <= 2.0:
+            raise ValueError(f"speed must be [low, high] within 0.5..2.0, got [{a}, {b}]")
+        return self
+
+
 class DataSettings(_Section):
     """Corpus layout: sample rate, window slicing, splits and mixing SNRs."""
 
@@ -34,6 +79,7 @@ class DataSettings(_Section):
     test_snrs: list[float] = Field(default_factory=lambda: [2.5, 7.5, 12.5, 17.5])
     resample_quality: Literal["VHQ", "HQ", "MQ", "LQ", "QQ"] = "VHQ"
     seed: int = 0
+    augment: AugmentSettings = Field(default_factory=AugmentSettings)
 
     @model_validator(mode="after")
     def _hop_within_window(self) -> DataSettings:
@@ -56,11 +102,16 @@ class ModelSettings(_Section):
     leaky_slope: float = Field(0.3, ge=0.0)
     preemphasis: float = Field(0.95, ge=0.0, lt=1.0, description="0 disables")
     input_norm: Literal["none", "zscore"] = "none"
+    head: Literal["seed", "linear", "residual"] = Field(
+        "seed", description="adv output head: the seed's BN-ReLU-conv, BN-conv, or "
+        "input + BN-conv correction")
 
     @model_validator(mode="after")
     def _non_empty(self) -> ModelSettings:
         if not self.encoder_channels or not self.disc_channels:
             raise ValueError("encoder_channels and disc_channels must not be empty")
+        if self.arch == "segan" and self.head != "seed":
+            raise ValueError("model.head applies to arch 'adv' (segan keeps its tanh output)")
         if any(c <= 0 for c in self.encoder_channels + self.disc_channels):
             raise ValueError("channel widths must be positive")
         return self
@@ -76,6 +127,14 @@ class TrainSettings(_Section):
     lr_d: float = Field(2e-4, gt=0)
     betas: tuple[float, float] = (0.5, 0.999)
     l1_weight: float = Field(100.0, ge=0)
+    stft_weight: float = Field(0.0, ge=0, description="multi-resolution STFT loss; 0 = paper")
+    stft_resolutions: list[tuple[int, int]] = Field(
+        default_factory=lambda: [(512, 128), (1024, 256), (256, 64)],
+        description="(fft size, hop) pairs of the STFT loss")
+    adversarial_from_step: int = Field(
+        0, ge=0, description="GAN steps of regression only before the discriminator joins")
+    ema_decay: float | None = Field(
+        None, gt=0, lt=1, description="EMA of generator weights for validation and inference")
     max_epochs: int = Field(86, ge=-1)
     max_steps: int = Field(-1, ge=-1)
     accelerator: str = "auto"
@@ -90,6 +149,14 @@ class TrainSettings(_Section):
     val_utterances: int = Field(16, ge=1, description="fixed validation subset size")
     log_every_n_steps: int = Field(50, ge=1)
     seed: int = 1234
+
+    @model_validator(mode="after")
+    def _stft_sizes(self) -> TrainSettings:
+        for fft, hop in self.stft_resolutions:
+            if not (16 <= fft <= 8192 and 1 <= hop <= fft):
+                raise ValueError(f"stft_resolutions: ({fft}, {hop}) needs 16 <= fft <= 8192 "
+                                 "and 1 <= hop <= fft")
+        return self
 
 
 class EnhanceSettings(_Section):

@@ -21,6 +21,7 @@ from segan_cli.errors import CheckpointError
 from segan_cli.settings import Settings
 
 GENERATOR_PREFIX = "generator."
+EMA_PREFIX = "generator_ema."
 
 
 @dataclass
@@ -94,8 +95,10 @@ def load_bundle(path: Path, device: str | torch.device = "cpu",
     settings = checkpoint_settings(ckpt, path, expect_arch)
     hp = ckpt["hyper_parameters"]
     gen = build_generator(settings.model, settings.data.window)
-    state = {k[len(GENERATOR_PREFIX):]: v for k, v in ckpt["state_dict"].items()
-             if k.startswith(GENERATOR_PREFIX)}
+    weights = ckpt["state_dict"]
+    # the EMA weights, when the run kept them, are the ones validation chose
+    prefix = EMA_PREFIX if any(k.startswith(EMA_PREFIX) for k in weights) else GENERATOR_PREFIX
+    state = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
     try:
         gen.load_state_dict(state)
     except RuntimeError as exc:

@@ -53,7 +53,7 @@ def validation_scores(module: Any, utterances: list[tuple[str, np.ndarray, np.nd
     """Mean PESQ/STOI of whole utterances enhanced the way ``segan enhance`` does."""
     from segan_cli.core.metrics import MetricInputError, pesq_score, stoi_score
 
-    model = GeneratorModel(module.generator, settings, stats)
+    model = GeneratorModel(module.inference_generator, settings, stats)
     enhancer = Enhancer(model, settings.enhance.chunking, settings.enhance.batch_size,
                         dc_block_hz=settings.enhance.dc_block_hz)
     sr = settings.data.sample_rate

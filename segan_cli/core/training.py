@@ -13,6 +13,12 @@ Losses (LSGAN, Mao et al. 2017, as in the paper)::
 The L1 term is measured after :meth:`SignalTransform.from_model_output`: signal units
 for ``adv`` (z-score undone) and the pre-emphasised signal for ``segan``.
 
+Opt-in additions (each defaults to the paper's behaviour): ``train.stft_weight`` adds
+a multi-resolution STFT loss on the same signals; ``train.adversarial_from_step``
+trains the generator by regression alone for that many steps (no discriminator
+forward at all); ``train.ema_decay`` keeps an exponential moving average of the
+generator's weights, which validation, ``best.ckpt`` and inference use.
+
 The checkpoint is self-contained: hyper-parameters hold the settings (JSON-safe),
 corpus statistics, arch, sample rate, pre-emphasis and package version; the VBN
 reference batch is the buffer ``discriminator.ref_batch`` of the state dict.
@@ -20,6 +26,7 @@ reference batch is the buffer ``discriminator.ref_batch`` of the state dict.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +39,7 @@ from torch import Tensor
 
 from segan_cli import __version__
 from segan_cli.core.inference import checkpoint_settings, read_checkpoint
+from segan_cli.core.losses import stft_loss
 from segan_cli.core.models import build_discriminator, build_generator
 from segan_cli.core.models.transforms import SignalTransform
 from segan_cli.errors import CheckpointError, SeganError, SettingsError
@@ -78,7 +86,26 @@ class SeganGAN(pl.LightningModule):
         })
         self.automatic_optimization = False
         self.generator = build_generator(model, window)
+        if model.head == "residual":
+            self.generator.set_skip_affine(*self.transform.identity_affine())
         self.discriminator = build_discriminator(model, window)
+        self.generator_ema = None
+        if self.settings.train.ema_decay is not None:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+
+    @property
+    def inference_generator(self) -> torch.nn.Module:
+        """The weights validation and inference use: the EMA copy when kept."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    @property
+    def gan_step(self) -> int:
+        """Batches trained so far (Lightning's ``global_step`` counts both optimisers)."""
+        return self.global_step // self.optimizer_steps_per_batch
+
+    def adversarial_now(self) -> bool:
+        """Whether this step trains the discriminator and uses its loss."""
+        return self.gan_step >= self.settings.train.adversarial_from_step
 
     # -- reference batch -------------------------------------------------------------
 
@@ -119,48 +146,83 @@ class SeganGAN(pl.LightningModule):
                 make(self.discriminator.parameters(), train.lr_d)]
 
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        """One discriminator update, then one generator update."""
+        """One discriminator update (once adversarial), then one generator update."""
         opt_g, opt_d = self.optimizers()
-        self._ensure_reference(batch)
+        train = self.settings.train
         noisy = self.transform.to_model_input(batch["noisy"])
         clean = self.transform.to_model_target(batch["clean"])
         fake = self.generator(noisy)
         n = noisy.shape[0]
+        losses: dict[str, Tensor] = {}
 
-        # Discriminator: real and fake scored in one pass (VBN makes samples independent).
-        scores = self.discriminator(torch.cat([torch.cat([clean, noisy], dim=1),
-                                               torch.cat([fake.detach(), noisy], dim=1)]))
-        d_real, d_fake = scores[:n], scores[n:]
-        d_loss = 0.5 * (d_real - 1).square().mean() + 0.5 * d_fake.square().mean()
         opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(d_loss + self._zero_touch_generator())
-        opt_d.step()
+        if self.adversarial_now():
+            self._ensure_reference(batch)
+            # Discriminator: real and fake scored in one pass (VBN keeps samples independent).
+            scores = self.discriminator(torch.cat([torch.cat([clean, noisy], dim=1),
+                                                   torch.cat([fake.detach(), noisy], dim=1)]))
+            d_real, d_fake = scores[:n], scores[n:]
+            d_loss = 0.5 * (d_real - 1).square().mean() + 0.5 * d_fake.square().mean()
+            self.manual_backward(d_loss + self._zero_touch(self.generator))
+            opt_d.step()
+            g_adv = 0.5 * (self.discriminator(torch.cat([fake, noisy], dim=1)) - 1
+                           ).square().mean()
+            losses.update(d_loss=d_loss.detach(), d_real=d_real.detach().mean(),
+                          d_fake=d_fake.detach().mean())
+        else:
+            # no gradients: the step changes nothing but keeps Lightning's step count
+            opt_d.step()
+            g_adv = self._zero_touch(self.discriminator) + fake.new_zeros(())
 
-        # Generator: fool the updated discriminator, stay close to clean.
-        g_adv = 0.5 * (self.discriminator(torch.cat([fake, noisy], dim=1)) - 1).square().mean()
+        # Generator: fool the discriminator (once adversarial), stay close to clean.
         target = self.transform.to_output_signal(batch["clean"])
-        g_l1 = (self.transform.from_model_output(fake) - target).abs().mean()
-        g_loss = g_adv + self.settings.train.l1_weight * g_l1
+        output = self.transform.from_model_output(fake)
+        g_l1 = (output - target).abs().mean()
+        g_loss = g_adv + train.l1_weight * g_l1
+        if train.stft_weight > 0:
+            g_stft = stft_loss(output, target, train.stft_resolutions)
+            g_loss = g_loss + train.stft_weight * g_stft
+            losses["g_stft"] = g_stft.detach()
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
         opt_g.step()
+        self._update_ema()
 
-        losses = {"d_loss": d_loss.detach(), "g_adv": g_adv.detach(), "g_l1": g_l1.detach(),
-                  "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
+        losses.update(g_adv=g_adv.detach(), g_l1=g_l1.detach())
         for key, value in losses.items():
-            self.log(key, value, prog_bar=key in ("d_loss", "g_adv", "g_l1"), batch_size=n)
+            self.log(key, value, prog_bar=key in ("d_loss", "g_adv", "g_l1", "g_stft"),
+                     batch_size=n)
         return losses
 
-    def _zero_touch_generator(self) -> Tensor | float:
-        """Exact zero that involves every generator parameter, when data-parallel.
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """EMA of the generator's weights; BN statistics are copied as they are.
+
+        The decay warms up as min(decay, (1 + step) / (10 + step)) so that early
+        validations do not score the random initialisation.
+        """
+        if self.generator_ema is None:
+            return
+        step = self.gan_step
+        decay = min(float(self.settings.train.ema_decay), (1 + step) / (10 + step))
+        for avg, live in zip(self.generator_ema.parameters(), self.generator.parameters(),
+                             strict=True):
+            avg.lerp_(live, 1.0 - decay)
+        for avg, live in zip(self.generator_ema.buffers(), self.generator.buffers(),
+                             strict=True):
+            avg.copy_(live)
+
+    def _zero_touch(self, module: torch.nn.Module) -> Tensor | float:
+        """Exact zero that involves every parameter of ``module``, when data-parallel.
 
         DDP expects each backward to reach every parameter; the discriminator loss
-        does not reach the generator, which plain ``strategy="ddp"`` rejects. The
-        generator's resulting zero gradients are cleared before its own step.
+        does not reach the generator (nor, before the adversarial phase, the generator
+        loss the discriminator), which plain ``strategy="ddp"`` rejects. The resulting
+        zero gradients are cleared before that module's own step.
         """
         if self._trainer is None or self.trainer.world_size <= 1:
             return 0.0
-        return sum(p.reshape(-1)[0] * 0.0 for p in self.generator.parameters())
+        return sum(p.reshape(-1)[0] * 0.0 for p in module.parameters())
 
     def _ensure_reference(self, batch: Mapping[str, Tensor]) -> None:
         if self.has_reference_batch:
@@ -192,17 +254,18 @@ class SeganGAN(pl.LightningModule):
         (``segan_cli.core.audio.deemphasis``). ``prev`` (B, 1) holds the sample before
         each window so that window pre-emphasis matches whole-file pre-emphasis.
         """
-        was_training = self.generator.training
-        self.generator.eval()
+        generator = self.inference_generator
+        was_training = generator.training
+        generator.eval()
         try:
             noisy = noisy.to(self.device, torch.float32)
             x = self.transform.to_model_input(noisy, prev)
             if z is None:
-                z = self.generator.latent(x.shape[0], x.device, zeros=True, length=x.shape[-1])
-            y = self.generator(x, z)
+                z = generator.latent(x.shape[0], x.device, zeros=True, length=x.shape[-1])
+            y = generator(x, z)
             return self.transform.from_model_output(y.float())
         finally:
-            self.generator.train(was_training)
+            generator.train(was_training)
 
     # -- loading ---------------------------------------------------------------------
 

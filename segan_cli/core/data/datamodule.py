@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from segan_cli.core.data.augment import Augmenter
 from segan_cli.core.data.cache import SplitCache
 from segan_cli.core.data.manifest import Manifest, Utterance, load_manifest
 from segan_cli.errors import CorpusError
-from segan_cli.settings import Settings
+from segan_cli.settings import AugmentSettings, Settings
 
 
 class WindowDataset(Dataset):
@@ -49,16 +50,45 @@ class WindowDataset(Dataset):
         return {"clean": torch.from_numpy(clean)[None], "noisy": torch.from_numpy(noisy)[None]}
 
 
+class AugmentedWindowDataset(WindowDataset):
+    """Training windows remixed on the fly (:mod:`segan_cli.core.data.augment`).
+
+    Items are addressed by sampler keys ``epoch * len + index`` (see
+    :class:`EpochShuffle` with ``keyed=True``), so every epoch draws new mixtures and
+    each one is a pure function of the key.
+    """
+
+    def __init__(self, root: Path, split: str, window: int, hop: int,
+                 settings: AugmentSettings, sample_rate: int) -> None:
+        super().__init__(root, split, window, hop)
+        self.augment_settings = settings
+        self.sample_rate = sample_rate
+        self._augmenter: Augmenter | None = None
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["_augmenter"] = None
+        return state
+
+    def __getitem__(self, key: int) -> dict[str, torch.Tensor]:
+        if self._augmenter is None:
+            self._augmenter = Augmenter(self.cache, self.augment_settings, self.sample_rate)
+        clean, noisy = self._augmenter.item(int(key))
+        return {"clean": torch.from_numpy(clean)[None], "noisy": torch.from_numpy(noisy)[None]}
+
+
 class EpochShuffle(Sampler[int]):
     """A random order that depends only on (seed, epoch), so a resumed run replays it.
 
     Lightning calls :meth:`set_epoch` before every epoch (and wraps this sampler for
-    distributed training).
+    distributed training). ``keyed`` yields ``epoch * length + index`` instead of the
+    index, for datasets that draw a new item per epoch.
     """
 
-    def __init__(self, length: int, seed: int) -> None:
+    def __init__(self, length: int, seed: int, keyed: bool = False) -> None:
         self.length = int(length)
         self.seed = int(seed)
+        self.keyed = keyed
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -67,7 +97,10 @@ class EpochShuffle(Sampler[int]):
     def __iter__(self):
         g = torch.Generator()
         g.manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.length, generator=g).tolist())
+        order = torch.randperm(self.length, generator=g)
+        if self.keyed:
+            order = order + self.epoch * self.length
+        return iter(order.tolist())
 
     def __len__(self) -> int:
         return self.length
@@ -99,7 +132,12 @@ class SeganDataModule(L.LightningDataModule):
             raise CorpusError(f"corpus {self.corpus} has no validation split",
                               "prepare it with validation speakers held out")
         d = settings.data
-        self.train_set = WindowDataset(self.corpus, "train", d.window, d.hop)
+        self.train_set: WindowDataset
+        if d.augment.enabled:
+            self.train_set = AugmentedWindowDataset(self.corpus, "train", d.window, d.hop,
+                                                    d.augment, d.sample_rate)
+        else:
+            self.train_set = WindowDataset(self.corpus, "train", d.window, d.hop)
         self.valid_set = WindowDataset(self.corpus, "valid", d.window, d.hop)
 
     @property
@@ -109,7 +147,8 @@ class SeganDataModule(L.LightningDataModule):
     def _loader(self, ds: Dataset, shuffle: bool, drop_last: bool) -> DataLoader:
         t = self.settings.train
         workers = t.num_workers
-        sampler = EpochShuffle(len(ds), t.seed) if shuffle else None
+        keyed = isinstance(ds, AugmentedWindowDataset)
+        sampler = EpochShuffle(len(ds), t.seed, keyed=keyed) if shuffle else None
         return DataLoader(
             ds, batch_size=t.batch_size, sampler=sampler, drop_last=drop_last,
             num_workers=workers, pin_memory=t.pin_memory and torch.cuda.is_available(),

@@ -43,8 +43,10 @@ def _check_window(window: int, layers: int, key: str) -> None:
 def build_generator(model: ModelSettings, window: int) -> GeneratorBase:
     """The generator of ``model.arch`` (``segan`` or ``adv``) for ``window``-sample inputs."""
     _check_window(window, len(model.encoder_channels), "encoder_channels")
-    cls = AdvancedGenerator if model.arch == "adv" else SeganGenerator
-    return cls(model.encoder_channels, model.kernel_size, window, model.z_channels)
+    if model.arch == "adv":
+        return AdvancedGenerator(model.encoder_channels, model.kernel_size, window,
+                                 model.z_channels, head=model.head)
+    return SeganGenerator(model.encoder_channels, model.kernel_size, window, model.z_channels)
 
 
 def build_discriminator(model: ModelSettings, window: int) -> Discriminator:

@@ -4,8 +4,15 @@ Same channel and length schedule as the paper's generator, and the same wiring o
 the latent (concatenated at the bottleneck) and the encoder skips (concatenated in
 the decoder). Each block is ReLU(BN(conv, stride 2)); from the second block on, a
 stride-4 projection of the *previous* block's input is added after the ReLU, a
-residual path that skips one block. A BN -> ReLU -> Conv1d(1->1) head gives a linear
-output (the targets are z-scored, so no tanh).
+residual path that skips one block. The output head (``model.head``):
+
+- ``seed``: BN -> ReLU -> Conv1d(1->1), as the seed had it (the ReLU zeroes the
+  negative half before the last conv, a measured brake on learning);
+- ``linear``: BN -> Conv1d(1->1);
+- ``residual``: the input plus a ``linear`` correction whose conv starts at zero, so
+  an untrained model is the identity and leaving clean speech alone is trivial. The
+  input is mapped into the output's space by a fixed affine (``skip_scale``,
+  ``skip_shift``: buffers set from the corpus z-score statistics, 1 and 0 otherwise).
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from segan_cli.core.models.generator import GeneratorBase, decoder_channels, down_conv, up_conv
+
+HEADS = ("seed", "linear", "residual")
 
 
 class AdvancedGenerator(GeneratorBase):
@@ -28,8 +37,11 @@ class AdvancedGenerator(GeneratorBase):
     """
 
     def __init__(self, channels: Sequence[int], kernel_size: int, window: int,
-                 z_channels: int | None = None) -> None:
+                 z_channels: int | None = None, head: str = "seed") -> None:
         super().__init__(channels, kernel_size, window, z_channels)
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
+        self.head_kind = head
         enc_in = [1] + self.channels[:-1]
         self.encoder = nn.ModuleList(
             _block(down_conv(ci, co, kernel_size), co)
@@ -45,8 +57,21 @@ class AdvancedGenerator(GeneratorBase):
         self.decoder_res = nn.ModuleList(
             up_conv(dec_in[j - 1], dec_out[j], kernel_size, stride=4)
             for j in range(1, self.num_layers))
-        self.head = nn.Sequential(
-            nn.BatchNorm1d(1), nn.ReLU(), nn.Conv1d(1, 1, kernel_size, padding="same"))
+        out_conv = nn.Conv1d(1, 1, kernel_size, padding="same")
+        relu = [nn.ReLU()] if head == "seed" else []
+        self.head = nn.Sequential(nn.BatchNorm1d(1), *relu, out_conv)
+        if head == "residual":
+            nn.init.zeros_(out_conv.weight)
+            nn.init.zeros_(out_conv.bias)
+            self.register_buffer("skip_scale", torch.ones(1))
+            self.register_buffer("skip_shift", torch.zeros(1))
+
+    def set_skip_affine(self, scale: float, shift: float) -> None:
+        """Map the model-space input onto the output's space for the residual head."""
+        if self.head_kind != "residual":
+            raise ValueError("only the residual head has a skip path")
+        self.skip_scale.fill_(float(scale))
+        self.skip_shift.fill_(float(shift))
 
     def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
         """Enhance ``x`` (batch, 1, time) in model space; see :meth:`resolve_latent`."""
@@ -67,6 +92,8 @@ class AdvancedGenerator(GeneratorBase):
                 out = out + self.decoder_res[j - 1](prev)
             prev = h
             h = torch.cat([out, skips[last - 1 - j]], dim=1) if j < last else out
+        if self.head_kind == "residual":
+            return self.head(h) + x * self.skip_scale + self.skip_shift
         return self.head(h)
 
 

@@ -71,6 +71,18 @@ class SignalTransform:
                     "prepare the corpus again or run `segan stats` to compute them")
         return cls(model.preemphasis, stats if zscore else None)
 
+    def identity_affine(self) -> tuple[float, float]:
+        """(scale, shift) mapping a model input onto the output that leaves it unchanged.
+
+        The residual head adds ``scale * x + shift`` to its correction, so that a zero
+        correction returns the noisy input itself in signal units.
+        """
+        if self.stats is None:
+            return 1.0, 0.0
+        s = self.stats
+        return (s["noisy_std"] / s["clean_std"],
+                (s["noisy_mean"] - s["clean_mean"]) / s["clean_std"])
+
     def to_model_input(self, noisy: Tensor, prev: Tensor | None = None) -> Tensor:
         """Noisy raw window -> generator/discriminator input."""
         x = preemphasize(noisy, self.preemphasis, prev)
