@@ -1,0 +1,210 @@
+#!/usr/bin/env python
+"""Recipe ablation at equal wall-clock: which training choices pay off on a CPU budget.
+
+Each variant is the base settings (default ``configs/default.yaml``) plus overrides,
+trained from scratch for the same number of minutes on the same threads, then scored
+on a fixed set of whole validation utterances (never test): the metric suite on the
+noisy side, and "clean in" (the clean side fed through the model, scored against
+itself), which shows whether a model leaves clean speech alone.
+
+    .venv/bin/python scripts/ablate.py --data data/demo-full --minutes 8 --out runs/ablate
+    .venv/bin/python scripts/ablate.py --data D --minutes 2 --variants residual,default
+
+Writes ``OUT/ablation.md`` (the table) and ``OUT/ablation.json``; a variant already
+scored in ``OUT/ablation.json`` is not re-run, so an interrupted ablation resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+REGRESSION = "train.adversarial_from_step=100000000"
+NO_AUG = "data.augment.enabled=false"
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    "gan-seed-head": ("the Advanced SEGAN recipe: LSGAN + L1, seed head, no extras",
+                      ["model.head=seed", "train.stft_weight=0", "train.adversarial_from_step=0",
+                       "train.ema_decay=null", "train.lr_g=1e-4", "train.betas=[0.5,0.999]",
+                       NO_AUG]),
+    "seed-head": ("regression only (L1 + STFT), the seed's BN-ReLU-conv head",
+                  ["model.head=seed", REGRESSION, "train.ema_decay=null", NO_AUG]),
+    "linear-head": ("as seed-head, BN-conv head", ["model.head=linear", REGRESSION,
+                                                    "train.ema_decay=null", NO_AUG]),
+    "residual": ("as linear-head, output = input + correction",
+                 ["model.head=residual", REGRESSION, "train.ema_decay=null", NO_AUG]),
+    "residual-aug": ("residual + on-the-fly augmentation",
+                     ["model.head=residual", REGRESSION, "train.ema_decay=null"]),
+    "default": ("residual + augmentation + EMA weights (configs/default.yaml)", []),
+    "default-no-stft": ("default without the STFT loss", ["train.stft_weight=0"]),
+    "default-harder": ("default with fewer clean windows and lower SNRs",
+                       ["data.augment.clean_share=0.1", "data.augment.snr_db=[-5,25]"]),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, required=True, help="prepared corpus")
+    ap.add_argument("--config", type=Path, default=REPO / "configs" / "default.yaml")
+    ap.add_argument("--minutes", type=float, default=8.0, help="training budget per variant")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    ap.add_argument("--out", type=Path, default=REPO / "runs" / "ablate")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--utterances", type=int, default=16, help="validation utterances scored")
+    ap.add_argument("--keep-runs", action="store_true", help="keep each variant's run folder")
+    return ap.parse_args()
+
+
+class WallClockStop:
+    """Lightning callback factory: stop training after ``seconds`` of training time."""
+
+    @staticmethod
+    def make(seconds: float):
+        from lightning.pytorch.callbacks import Callback
+
+        class _Stop(Callback):
+            def __init__(self) -> None:
+                self.start = 0.0
+
+            def on_train_start(self, trainer, pl_module) -> None:
+                self.start = time.perf_counter()
+
+            def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+                if time.perf_counter() - self.start >= seconds:
+                    trainer.should_stop = True
+
+        return _Stop()
+
+
+def score_model(ckpt: Path, utterances, settings) -> dict[str, float]:
+    """Mean suite scores with noisy input, and PESQ/STOI with clean input."""
+    from segan_cli.core.enhance import Enhancer
+    from segan_cli.core.inference import GeneratorModel, load_bundle
+
+    bundle = load_bundle(ckpt)
+    enhancer = Enhancer(GeneratorModel.from_bundle(bundle), settings.enhance.chunking,
+                        settings.enhance.batch_size, dc_block_hz=settings.enhance.dc_block_hz)
+    return score_system(lambda x: enhancer.enhance(x, settings.data.sample_rate),
+                        utterances, settings.data.sample_rate)
+
+
+def score_system(enhance, utterances, sr: int) -> dict[str, float]:
+    from segan_cli.core.metrics import MetricInputError, score_utterance
+
+    rows, clean_rows = [], []
+    for _, clean, noisy in utterances:
+        try:
+            rows.append(score_utterance(clean, enhance(noisy), sr))
+            clean_rows.append(score_utterance(clean, enhance(clean), sr))
+        except MetricInputError:
+            continue
+    out = {k: float(np.mean([r[k] for r in rows])) for k in
+           ("pesq", "csig", "cbak", "covl", "ssnr", "stoi")}
+    out["clean_pesq"] = float(np.mean([r["pesq"] for r in clean_rows]))
+    out["clean_stoi"] = float(np.mean([r["stoi"] for r in clean_rows]))
+    out["scored"] = len(rows)
+    return out
+
+
+def run_variant(name: str, overrides: list[str], args, log) -> dict:
+    import torch
+
+    from segan_cli.core.data.datamodule import SeganDataModule
+    from segan_cli.core.trainer import fit
+    from segan_cli.settings import load_settings
+
+    settings = load_settings(args.config, overrides + [
+        "train.max_epochs=-1", "train.max_steps=-1", "train.val_check_interval=null",
+        "train.val_every_n_epochs=1000000"])
+    run_dir = args.out / "runs" / name
+    shutil.rmtree(run_dir, ignore_errors=True)
+    torch.set_num_threads(args.threads)
+    log(f"[{name}] training {args.minutes:g} min")
+    result = fit(args.data, settings, run_dir,
+                 callbacks=[WallClockStop.make(args.minutes * 60)],
+                 enable_progress_bar=False, logger=False)
+    dm = SeganDataModule(args.data, settings)
+    utts = dm.validation_utterances(args.utterances)
+    scores = score_model(result.last, utts, settings)
+    if not args.keep_runs:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return {"variant": name, "steps": result.steps,
+            "steps_per_second": result.steps_per_second, **scores}
+
+
+def noisy_row(args) -> dict:
+    from segan_cli.core.data.datamodule import SeganDataModule
+    from segan_cli.settings import load_settings
+
+    settings = load_settings(args.config)
+    dm = SeganDataModule(args.data, settings)
+    utts = dm.validation_utterances(args.utterances)
+    return {"variant": "noisy (input)", "steps": 0, "steps_per_second": math.nan,
+            **score_system(lambda x: x, utts, settings.data.sample_rate)}
+
+
+def table(rows: list[dict], args) -> str:
+    head = ("| variant | steps | steps/s | PESQ | CSIG | CBAK | COVL | SSNR | STOI "
+            "| clean-in PESQ | clean-in STOI |")
+    lines = [f"Budget {args.minutes:g} min per variant, {args.threads} threads; "
+             f"{rows[0]['scored']} validation utterances of `{args.data}`.", "", head,
+             "|" + "---|" * 11]
+    for r in rows:
+        rate = "" if math.isnan(r["steps_per_second"]) else f"{r['steps_per_second']:.2f}"
+        lines.append(
+            f"| {r['variant']} | {r['steps'] or ''} | {rate} | {r['pesq']:.3f} | "
+            f"{r['csig']:.3f} | {r['cbak']:.3f} | {r['covl']:.3f} | {r['ssnr']:.2f} | "
+            f"{r['stoi']:.3f} | {r['clean_pesq']:.3f} | {r['clean_stoi']:.3f} |")
+    lines += ["", "Variants:"] + [f"- `{n}`: {VARIANTS[n][0]}" for n in
+                                   (r["variant"] for r in rows[1:])]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    args = parse_args()
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        print(f"unknown variant(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    store = args.out / "ablation.json"
+    done = json.loads(store.read_text()) if store.is_file() else {}
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    def save() -> None:
+        tmp = store.with_suffix(".tmp")
+        tmp.write_text(json.dumps(done, indent=2))
+        tmp.replace(store)
+
+    if "noisy (input)" not in done:
+        done["noisy (input)"] = noisy_row(args)
+        save()
+    for name in names:
+        if name in done and done[name].get("minutes") == args.minutes:
+            log(f"[{name}] already scored; skipped")
+            continue
+        done[name] = {**run_variant(name, VARIANTS[name][1], args, log), "minutes": args.minutes}
+        save()
+        log(f"[{name}] {done[name]}")
+    rows = [done["noisy (input)"]] + [done[n] for n in names]
+    text = table(rows, args)
+    (args.out / "ablation.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
