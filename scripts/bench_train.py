@@ -3,8 +3,9 @@
 Both runs take the same number of real Lightning GAN steps (D then G update) with the
 same model and batch size; the in-memory run draws batches from one preloaded tensor,
 so the difference is what data loading costs (target: at most 5%). Measured for the
-tiny config and the full-size (paper) config, in one run; the first steps are
-warm-up and excluded.
+tiny config, the default model's recipe (``configs/default.yaml``: every window
+remixed on the fly by the augmenter, which the in-memory run has precomputed) and
+the full-size (paper) config, in one run; the first steps are warm-up and excluded.
 
     .venv/bin/python scripts/bench_train.py [--pairs DIR] [--steps 30] [--skip-full]
 """
@@ -90,7 +91,7 @@ def bench(label: str, settings: Settings, corpus: Path, steps: int) -> float:
     real = run(settings, dm, None, steps)
     mem = run(settings, dm, memory, steps)
     cost = (mem - real) / mem * 100
-    print(f"{label:>5}: DataModule {real:6.3f} steps/s, in-memory {mem:6.3f} steps/s, "
+    print(f"{label:>7}: DataModule {real:6.3f} steps/s, in-memory {mem:6.3f} steps/s, "
           f"data loading costs {cost:+.1f}% (target <= 5%)  "
           f"[batch {settings.train.batch_size} x {settings.data.window} samples]")
     return cost
@@ -100,6 +101,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=Path, default=ROOT.parent / "shared/data/voicebank-sample")
     ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--default-steps", type=int, default=20)
     ap.add_argument("--full-steps", type=int, default=6)
     ap.add_argument("--skip-full", action="store_true")
     args = ap.parse_args()
@@ -114,6 +116,8 @@ def main() -> int:
         prepare_pairs(args.pairs / "clean", args.pairs / "noisy", corpus)
         tiny = load_settings(ROOT / "configs" / "tiny.yaml")
         ok &= bench("tiny", tiny, corpus, args.steps) <= 5
+        default = load_settings(ROOT / "configs" / "default.yaml", ["train.accelerator=cpu"])
+        ok &= bench("default", default, corpus, args.default_steps) <= 5
         if not args.skip_full:
             full = load_settings(ROOT / "configs" / "segan.yaml",
                                  ["train.batch_size=4", "train.num_workers=0",
