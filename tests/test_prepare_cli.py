@@ -125,6 +125,29 @@ def test_mix_is_deterministic_with_held_out_test(cli, tmp_path: Path, voicebank_
     assert np.max(np.abs(n)) <= 1.0 and not np.allclose(c, n)
 
 
+def test_mix_valid_noises_are_heard_only_in_validation(
+        cli, tmp_path: Path, voicebank_sample, real_noise_dir: Path) -> None:
+    clean = tmp_path / "clean"  # three speakers: p232's files split in two
+    clean.mkdir()
+    for i, f in enumerate(sorted((voicebank_sample / "clean").glob("*.wav"))):
+        name = f.name.replace("p232", "p999") if f.name.startswith("p232") and i % 2 else f.name
+        (clean / name).symlink_to(f)
+    cli("prepare", "mix", "--clean", clean, "--noise", real_noise_dir,
+        "--out", tmp_path / "m", "--test-speakers", "p257", "--valid-speakers", "p999",
+        "--test-noises", "demand_p257_019", "--valid-noises", "demand_p232_003,demand_p232_011")
+    m = load_manifest(tmp_path / "m")
+    valid = {"demand_p232_003", "demand_p232_011"}
+    assert m.splits["valid"] and {u.noise for u in m.splits["valid"]} <= valid
+    assert {u.noise for u in m.splits["train"]} == {"demand_p257_008"}
+    assert {u.noise for u in m.splits["test"]} == {"demand_p257_019"}
+    assert m.source["valid_noises"] == sorted(valid)
+    assert m.source["train_noises"] == ["demand_p257_008"]
+    res = cli("prepare", "mix", "--clean", voicebank_sample / "clean", "--noise",
+              real_noise_dir, "--out", tmp_path / "bad", "--test-noises", "demand_p257_019",
+              "--valid-noises", "demand_p257_019", code=2)
+    assert "both" in res.stderr
+
+
 def test_mix_custom_snrs(cli, tmp_path: Path, voicebank_sample, real_noise_dir: Path) -> None:
     cli("prepare", "mix", "--clean", voicebank_sample / "clean", "--noise", real_noise_dir,
         "--out", tmp_path / "m", "--train-snrs", "3", "--test-snrs", "-2")

@@ -137,6 +137,8 @@ def mix(
         help="Speakers held out for testing (default: the last 20%).")] = None,
     test_noises: Annotated[str | None, typer.Option(
         help="Noise files held out for testing (default: the last 30%).")] = None,
+    valid_noises: Annotated[str | None, typer.Option(
+        help="Noise files heard only by the validation split (default: none).")] = None,
     valid_speakers: ValidOpt = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the mixing draws.")] = None,
     force: ForceOpt = False,
@@ -154,7 +156,8 @@ def mix(
         clean, noise, out, sample_rate=data.sample_rate, train_snrs=data.train_snrs,
         test_snrs=data.test_snrs, valid_speakers=data.valid_speakers,
         test_speakers=_split_list(test_speakers), test_noises=_split_list(test_noises),
-        seed=data.seed, quality=data.resample_quality, force=force, progress=p))
+        valid_noises=_split_list(valid_noises), seed=data.seed,
+        quality=data.resample_quality, force=force, progress=p))
 
 
 @app.command("demo")

@@ -5,8 +5,10 @@ SNR from the split's list, all drawn from a generator seeded by the corpus seed 
 the utterance id, so the corpus is identical on every machine and independent of
 processing order. The SNR is the ratio of whole-utterance powers. Test speakers and
 test noises are held out of training and validation; test SNRs differ from
-training SNRs (VoiceBank-DEMAND style). When the mixture would clip, clean and noisy
-are scaled down together, which leaves the SNR unchanged.
+training SNRs (VoiceBank-DEMAND style). Validation noises, when named, are heard only
+by the validation split, so checkpoints are chosen on noise types training never
+heard. When the mixture would clip, clean and noisy are scaled down together, which
+leaves the SNR unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from segan_cli.core.data.manifest import Manifest
 from segan_cli.core.data.sources.pairs import (
     finish_corpus,
     list_audio,
+    name_list,
     resampler_record,
     speaker_of,
 )
@@ -86,12 +89,28 @@ def hold_out(names: Sequence[str], chosen: Sequence[str] | None, fraction: float
     return set(names[-k:])
 
 
+def noise_roles(names: Sequence[str], valid: Sequence[str] | None,
+                test: Sequence[str] | None) -> tuple[set[str], set[str]]:
+    """Validation and test noises: the named ones (validation only when named), else
+    the last 30% of the others for test. Training may use neither."""
+    if both := set(valid or ()) & set(test or ()):
+        raise CorpusError(f"noises named for both validation and test: {name_list(both)}")
+    valid_nz = hold_out(names, valid, 0.0) if valid else set()
+    rest = [n for n in names if n not in valid_nz]
+    test_nz = hold_out(rest, test, 0.3)
+    if valid_nz and not set(rest) - test_nz:
+        raise CorpusError("no noise recording is left for training",
+                          "name fewer validation or test noises")
+    return valid_nz, test_nz
+
+
 def prepare_mix(
     clean_dir: Path, noise_dir: Path, out: Path, *, sample_rate: int = 16000,
     train_snrs: Sequence[float] = (0, 5, 10, 15),
     test_snrs: Sequence[float] = (2.5, 7.5, 12.5, 17.5),
     valid_speakers: Sequence[str] = (), test_speakers: Sequence[str] | None = None,
-    test_noises: Sequence[str] | None = None, seed: int = 0, quality: str = "VHQ",
+    test_noises: Sequence[str] | None = None, valid_noises: Sequence[str] | None = None,
+    seed: int = 0, quality: str = "VHQ",
     force: bool = False, name: str | None = None, progress: Progress | None = None,
     source_extra: dict | None = None,
 ) -> Manifest:
@@ -107,7 +126,7 @@ def prepare_mix(
         raise CorpusError("train and test SNR lists must not be empty")
     speakers = sorted({speaker_of(k) for k in clean})
     test_spk = hold_out(speakers, test_speakers, 0.2)
-    test_nz = hold_out(list(noises), test_noises, 0.3)
+    valid_nz, test_nz = noise_roles(list(noises), valid_noises, test_noises)
     train_spk = [s for s in speakers if s not in test_spk]
     valid_spk = set(valid_speakers) & set(train_spk)
     if not valid_spk and len(train_spk) >= 3:
@@ -118,7 +137,7 @@ def prepare_mix(
     for key, path in noises.items():
         noise_audio[key] = load_mono(path, sample_rate, quality)
         progress.advance(1)
-    train_nz = [k for k in noises if k not in test_nz] or list(noises)
+    train_nz = [k for k in noises if k not in test_nz | valid_nz] or list(noises)
     progress.start("mixing speech and noise", len(clean))
     for key, path in clean.items():
         spk = speaker_of(key)
@@ -126,7 +145,8 @@ def prepare_mix(
         utt_id = key.replace("/", "__")
         if not builder.has(split, utt_id):
             rng = utterance_rng(seed, utt_id)
-            pool = sorted(test_nz) if split == "test" and test_nz else sorted(train_nz)
+            pool = sorted(test_nz) if split == "test" and test_nz else \
+                sorted(valid_nz) if split == "valid" and valid_nz else sorted(train_nz)
             snrs = test_snrs if split == "test" else train_snrs
             nz = pool[int(rng.integers(0, len(pool)))]
             snr = float(snrs[int(rng.integers(0, len(snrs)))])
@@ -150,6 +170,7 @@ def prepare_mix(
         "train_snrs": list(train_snrs), "test_snrs": list(test_snrs),
         "test_speakers": sorted(test_spk), "valid_speakers": sorted(valid_spk),
         "test_noises": sorted(test_nz), "train_noises": sorted(train_nz),
+        **({"valid_noises": sorted(valid_nz)} if valid_nz else {}),
         "resampler": resampler_record(quality), **(source_extra or {}),
     }
     return finish_corpus(builder, source, progress)
