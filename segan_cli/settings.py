@@ -18,6 +18,17 @@ from segan_cli.errors import SettingsError
 
 PAPER_CHANNELS = [16, 32, 32, 64, 64, 128, 128, 256, 256, 512, 1024]
 
+# Upper bounds, far beyond the paper's models, so that a typo or an edited checkpoint
+# is refused with the key's name instead of asking for more memory than a machine has.
+MAX_WINDOW = 2**20
+MAX_KERNEL = 1025
+MAX_WIDTH = 8192
+MAX_LAYERS = 16
+MAX_WEIGHTS = 1_000_000_000  # per network: 4 GB of float32 weights
+MAX_ACTIVATIONS = 2**28  # values through the generator per window: 1 GiB of float32
+MAX_BATCH = 4096
+MAX_FILE_BYTES = 1 << 20  # a settings file is a few hundred bytes
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -71,8 +82,8 @@ class AugmentSettings(_Section):
 class DataSettings(_Section):
     """Corpus layout: sample rate, window slicing, splits and mixing SNRs."""
 
-    sample_rate: int = Field(16000, gt=0)
-    window: int = Field(16384, ge=64, description="samples per training window")
+    sample_rate: int = Field(16000, ge=1000, le=192000)
+    window: int = Field(16384, ge=64, le=MAX_WINDOW, description="samples per training window")
     hop: int = Field(8192, ge=1, description="window hop inside an utterance")
     valid_speakers: list[str] = Field(default_factory=lambda: ["p286", "p287"])
     train_snrs: list[float] = Field(default_factory=lambda: [0.0, 5.0, 10.0, 15.0])
@@ -85,6 +96,9 @@ class DataSettings(_Section):
     def _hop_within_window(self) -> DataSettings:
         if self.hop > self.window:
             raise ValueError(f"hop ({self.hop}) must not exceed window ({self.window})")
+        for key in ("train_snrs", "test_snrs"):
+            if any(not -100 <= v <= 100 for v in getattr(self, key)):
+                raise ValueError(f"{key} must lie within -100..100 dB")
         return self
 
 
@@ -93,12 +107,12 @@ class ModelSettings(_Section):
 
     arch: Literal["segan", "adv"] = "segan"
     encoder_channels: list[int] = Field(default_factory=lambda: list(PAPER_CHANNELS))
-    kernel_size: int = Field(31, ge=1)
+    kernel_size: int = Field(31, ge=1, le=MAX_KERNEL)
     z_channels: int | None = Field(
-        None, ge=1, description="latent channels; default: last encoder width"
+        None, ge=1, le=MAX_WIDTH, description="latent channels; default: last encoder width"
     )
     disc_channels: list[int] = Field(default_factory=lambda: list(PAPER_CHANNELS))
-    disc_kernel_size: int = Field(31, ge=1)
+    disc_kernel_size: int = Field(31, ge=1, le=MAX_KERNEL)
     leaky_slope: float = Field(0.3, ge=0.0)
     preemphasis: float = Field(0.95, ge=0.0, lt=1.0, description="0 disables")
     input_norm: Literal["none", "zscore"] = "none"
@@ -114,14 +128,29 @@ class ModelSettings(_Section):
             raise ValueError("model.head applies to arch 'adv' (segan keeps its tanh output)")
         if any(c <= 0 for c in self.encoder_channels + self.disc_channels):
             raise ValueError("channel widths must be positive")
+        for key in ("encoder_channels", "disc_channels"):
+            widths = getattr(self, key)
+            if len(widths) > MAX_LAYERS:
+                raise ValueError(f"{key} has {len(widths)} layers, at most {MAX_LAYERS} "
+                                 "are supported")
+            if max(widths) > MAX_WIDTH:
+                raise ValueError(f"{key} holds a width of {max(widths)}, at most "
+                                 f"{MAX_WIDTH} is supported")
+        for name, weights in (("generator", generator_weights(self)),
+                              ("discriminator", discriminator_weights(self))):
+            if weights > MAX_WEIGHTS:
+                raise ValueError(f"the {name} would have about {weights / 1e9:.1f} G weights "
+                                 f"(at most {MAX_WEIGHTS / 1e9:.0f} G): use fewer or narrower "
+                                 "layers or a smaller kernel")
         return self
 
 
 class TrainSettings(_Section):
     """Optimisation and the Lightning Trainer (devices, nodes, strategy, precision)."""
 
-    batch_size: int = Field(100, ge=1, description="per device")
-    ref_batch_size: int | None = Field(None, ge=1, description="VBN reference; default batch")
+    batch_size: int = Field(100, ge=1, le=MAX_BATCH, description="per device")
+    ref_batch_size: int | None = Field(None, ge=1, le=MAX_BATCH,
+                                       description="VBN reference; default batch")
     optimizer: Literal["rmsprop", "adam"] = "rmsprop"
     lr_g: float = Field(2e-4, gt=0)
     lr_d: float = Field(2e-4, gt=0)
@@ -142,16 +171,19 @@ class TrainSettings(_Section):
     num_nodes: int = Field(1, ge=1)
     strategy: str = "auto"
     precision: Literal["32-true", "32", "16-mixed", "bf16-mixed"] = "32-true"
-    num_workers: int = Field(2, ge=0)
+    num_workers: int = Field(2, ge=0, le=256)
     pin_memory: bool = True
     val_every_n_epochs: int = Field(1, ge=1)
     val_check_interval: int | None = Field(None, ge=1, description="steps between validations")
-    val_utterances: int = Field(16, ge=1, description="fixed validation subset size")
+    val_utterances: int = Field(16, ge=1, le=100_000, description="fixed validation subset size")
     log_every_n_steps: int = Field(50, ge=1)
     seed: int = 1234
 
     @model_validator(mode="after")
     def _stft_sizes(self) -> TrainSettings:
+        if len(self.stft_resolutions) > 16:
+            raise ValueError(f"stft_resolutions: {len(self.stft_resolutions)} entries, "
+                             "at most 16")
         for fft, hop in self.stft_resolutions:
             if not (16 <= fft <= 8192 and 1 <= hop <= fft):
                 raise ValueError(f"stft_resolutions: ({fft}, {hop}) needs 16 <= fft <= 8192 "
@@ -162,10 +194,10 @@ class TrainSettings(_Section):
 class EnhanceSettings(_Section):
     """Whole-file inference: chunking, batching, device, streaming block size."""
 
-    batch_size: int = Field(8, ge=1)
+    batch_size: int = Field(8, ge=1, le=1024)
     chunking: Literal["ola", "paper"] = "ola"
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    block_seconds: float = Field(30.0, gt=0)
+    block_seconds: float = Field(30.0, ge=0.1, le=600, description="streamed block length")
     seed: int | None = None
     dc_block_hz: float = Field(
         10.0, ge=0, description="DC blocker after de-emphasis; 0 disables (paper-exact)")
@@ -175,7 +207,7 @@ class EvaluateSettings(_Section):
     """Metric computation: mode, workers, resampling of mismatched rates."""
 
     mode: Literal["default", "paper"] = "default"
-    workers: int | None = Field(None, ge=1, description="default: all cores")
+    workers: int | None = Field(None, ge=1, le=1024, description="default: all cores")
     resample: bool = False
     extended_stoi: bool = False
 
@@ -188,6 +220,50 @@ class Settings(_Section):
     train: TrainSettings = Field(default_factory=TrainSettings)
     enhance: EnhanceSettings = Field(default_factory=EnhanceSettings)
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
+
+    @model_validator(mode="after")
+    def _activations_fit(self) -> Settings:
+        values = window_activations(self.model.encoder_channels, self.data.window)
+        if values > MAX_ACTIVATIONS:
+            raise ValueError(
+                f"data.window {self.data.window} with model.encoder_channels would move about "
+                f"{values * 4 / 2**30:.1f} GiB per window through the generator (at most "
+                f"{MAX_ACTIVATIONS * 4 / 2**30:.0f} GiB): use a shorter window or narrower "
+                "layers")
+        return self
+
+
+def _conv_weights(pairs: list[tuple[int, int]], kernel: int) -> int:
+    return sum(kernel * a * b for a, b in pairs)
+
+
+def generator_weights(model: ModelSettings) -> int:
+    """About how many weights the generator of ``model`` has (the size check's measure)."""
+    ch, k = model.encoder_channels, model.kernel_size
+    z = model.z_channels or ch[-1]
+    enc_in = [1, *ch[:-1]]
+    dec_in = [ch[-1] + z] + [2 * c for c in reversed(ch[:-1])]
+    dec_out = [*reversed(ch[:-1]), 1]
+    pairs = [*zip(enc_in, ch, strict=True), *zip(dec_in, dec_out, strict=True)]
+    if model.arch == "adv":  # stride-4 residual projections beside each block
+        pairs += [*zip(enc_in[:-1], ch[1:], strict=True),
+                  *zip(dec_in[:-1], dec_out[1:], strict=True)]
+    return _conv_weights(pairs, k)
+
+
+def discriminator_weights(model: ModelSettings) -> int:
+    """About how many weights the discriminator of ``model`` has."""
+    ch = model.disc_channels
+    return _conv_weights(list(zip([2, *ch[:-1]], ch, strict=True)), model.disc_kernel_size)
+
+
+def window_activations(channels: list[int], window: int) -> int:
+    """About how many values one window moves through a generator of these widths.
+
+    Layer i holds ``channels[i]`` x ``window / 2**(i+1)`` values; the decoder, its
+    concatenated skips and the residual paths make about four times the encoder's.
+    """
+    return 4 * sum(c * max(window >> (i + 1), 1) for i, c in enumerate(channels))
 
 
 ARCH_PRESETS: dict[str, dict[str, Any]] = {
@@ -230,9 +306,18 @@ def _describe(err: ValidationError, source: str) -> str:
         hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
         msg = f"{source}: unknown key '{key}' ({hint})"
     else:
-        msg = f"{source}: {key}: {first['msg']}"
+        text = first["msg"].removeprefix("Value error, ")
+        msg = f"{source}: {key}: {text}" if loc else f"{source}: {text}"
     more = len(err.errors()) - 1
     return msg + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+
+
+def validate_settings(data: dict[str, Any], source: str) -> Settings:
+    """Settings from a plain dict (a file's, a checkpoint's), errors naming the source."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        raise SettingsError(_describe(err, source)) from err
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -245,7 +330,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise SettingsError(f"--set {text!r}: empty key")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         value = raw
     return parts, value
 
@@ -262,12 +347,26 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise SettingsError(f"settings file not found: {path}", "check the --config path")
+    hint = "pass a YAML settings file such as configs/segan.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SettingsError(f"{path} is not a settings file: it holds "
+                                f"{path.stat().st_size} bytes (at most {MAX_FILE_BYTES})", hint)
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{path} is not a text settings file: byte {exc.start} is not "
+                            "UTF-8", hint) from None
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SettingsError(f"{path}:{where} is not valid YAML: {exc}") from exc
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SettingsError(f"{path}:{where} is not valid YAML: {problem}", hint) from exc
+    except RecursionError:
+        raise SettingsError(f"{path} is not valid settings: it nests too deeply", hint) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -297,10 +396,7 @@ def load_settings(
     if arch is not None:
         data = _merge(data, {"model": {"arch": arch}})
     source = str(path) if path is not None else "settings"
-    try:
-        Settings.model_validate(data)
-    except ValidationError as err:
-        raise SettingsError(_describe(err, source)) from err
+    validate_settings(data, source)
     for section, values in (extra or {}).items():
         clean = {k: v for k, v in values.items() if v is not None}
         if clean:

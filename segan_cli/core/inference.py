@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import ValidationError
 
 from segan_cli.core.models import GeneratorBase, SignalTransform, build_generator
-from segan_cli.errors import CheckpointError
-from segan_cli.settings import Settings
+from segan_cli.errors import CheckpointError, SettingsError
+from segan_cli.settings import Settings, validate_settings
 
 GENERATOR_PREFIX = "generator."
 EMA_PREFIX = "generator_ema."
@@ -77,15 +76,32 @@ def checkpoint_settings(ckpt: dict[str, Any], path: Path,
     if not isinstance(hp, dict) or not isinstance(hp.get("settings"), dict):
         raise CheckpointError(f"{path} is not a segan training checkpoint: it holds no segan "
                               "settings", "pass a .ckpt written by `segan train`")
-    try:
-        settings = Settings.model_validate(hp["settings"])
-    except ValidationError as exc:
-        raise CheckpointError(f"{path} has settings this version cannot read: "
-                              f"{exc.errors()[0]['msg']}") from exc
+    try:  # the same validators (and size bounds) as a settings file
+        settings = validate_settings(hp["settings"], f"{path} settings")
+    except SettingsError as exc:
+        raise CheckpointError(exc.message, "the checkpoint was edited, damaged or written by "
+                              "another version; use one written by `segan train`") from exc
     if expect_arch is not None and settings.model.arch != expect_arch:
         raise CheckpointError(f"{path} holds a '{settings.model.arch}' model, "
                               f"expected '{expect_arch}'")
     return settings
+
+
+def _generator_for(settings: Settings, state: dict[str, Any], path: Path) -> GeneratorBase:
+    """The generator with ``state`` loaded; shapes are checked on the meta device first,
+    so settings promising a larger model than the file holds allocate nothing."""
+    try:
+        with torch.device("meta"):
+            build_generator(settings.model, settings.data.window).load_state_dict(
+                state, assign=True)
+        gen = build_generator(settings.model, settings.data.window)
+        gen.load_state_dict(state)
+    except SettingsError as exc:
+        raise CheckpointError(f"{path}: {exc.message}", exc.hint) from exc
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: generator weights do not match its settings "
+                              f"({str(exc).splitlines()[0]})") from exc
+    return gen
 
 
 def load_bundle(path: Path, device: str | torch.device = "cpu",
@@ -94,16 +110,11 @@ def load_bundle(path: Path, device: str | torch.device = "cpu",
     ckpt = read_checkpoint(path)
     settings = checkpoint_settings(ckpt, path, expect_arch)
     hp = ckpt["hyper_parameters"]
-    gen = build_generator(settings.model, settings.data.window)
     weights = ckpt["state_dict"]
     # the EMA weights, when the run kept them, are the ones validation chose
     prefix = EMA_PREFIX if any(k.startswith(EMA_PREFIX) for k in weights) else GENERATOR_PREFIX
     state = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
-    try:
-        gen.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: generator weights do not match its settings "
-                              f"({str(exc).splitlines()[0]})") from exc
+    gen = _generator_for(settings, state, path)
     gen.eval().to(pick_device(device) if isinstance(device, str) else device)
     return GeneratorBundle(gen, settings, dict(hp.get("stats") or {}),
                            str(hp.get("version", "unknown")), Path(path),
