@@ -66,7 +66,7 @@ class AugmentSettings(_Section):
     speed: tuple[float, float] = (0.8, 1.25)
     tilt_db_per_octave: float = Field(3.0, ge=0, le=12, description="+-dB/octave around 1 kHz")
     noise: NoiseMix = Field(default_factory=NoiseMix)
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="with (epoch, index), fixes every mixture")
 
     @model_validator(mode="after")
     def _ranges(self) -> AugmentSettings:

@@ -18,8 +18,10 @@ EPS = 1e-7
 
 def _magnitude(x: Tensor, fft: int, hop: int) -> Tensor:
     window = torch.hann_window(fft, device=x.device, dtype=x.dtype)
+    # reflection needs a signal longer than half the FFT; shorter windows are zero-padded
+    pad_mode = "reflect" if x.shape[-1] > fft // 2 else "constant"
     spec = torch.stft(x.reshape(-1, x.shape[-1]), fft, hop, window=window,
-                      return_complex=True, center=True, pad_mode="reflect")
+                      return_complex=True, center=True, pad_mode=pad_mode)
     return spec.abs().clamp_min(EPS)
 
 

@@ -82,7 +82,7 @@ class Augmenter:
         """Window ``index``'s clean speech, speed-perturbed with probability SPEED_SHARE."""
         lo, hi = self.settings.speed
         rate = 1.0
-        if rng.random() < SPEED_SHARE and hi > lo:
+        if rng.random() < SPEED_SHARE:  # a fixed rate (low == high) applies too
             rate = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
         if abs(rate - 1.0) < 0.01:
             return self.cache.window_at(index)[0].astype(np.float64)
