@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from segan_cli.core.data.augment import Augmenter
-from segan_cli.core.data.cache import SplitCache
+from segan_cli.core.data.cache import SplitCache, check_against_manifest
 from segan_cli.core.data.manifest import Manifest, Utterance, load_manifest
 from segan_cli.errors import CorpusError
 from segan_cli.settings import AugmentSettings, Settings
@@ -139,6 +139,9 @@ class SeganDataModule(L.LightningDataModule):
         else:
             self.train_set = WindowDataset(self.corpus, "train", d.window, d.hop)
         self.valid_set = WindowDataset(self.corpus, "valid", d.window, d.hop)
+        for ds in (self.train_set, self.valid_set):
+            check_against_manifest(self.corpus, ds.split, ds.cache.bounds,
+                                   [u.frames for u in self.manifest.splits[ds.split]])
 
     @property
     def stats(self) -> dict[str, float]:

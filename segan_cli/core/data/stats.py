@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from segan_cli.core.data.cache import cache_paths
+from segan_cli.core.data.cache import (
+    cache_paths,
+    check_against_manifest,
+    open_cache_array,
+    open_split_arrays,
+)
 from segan_cli.core.data.manifest import Manifest
 
 CLIP_LEVEL = 32767 / 32768 - 1e-6
@@ -15,7 +20,11 @@ CLIP_LEVEL = 32767 / 32768 - 1e-6
 
 def signal_stats(path: Path, chunk: int = 1 << 22) -> dict[str, float]:
     """Mean, std, peak and clipped-sample count of a cached signal, read in chunks."""
-    arr = np.load(path, mmap_mode="r")
+    return array_stats(open_cache_array(path, "float32", 1), chunk)
+
+
+def array_stats(arr: np.ndarray, chunk: int = 1 << 22) -> dict[str, float]:
+    """:func:`signal_stats` of a (memory-mapped) 1-D array."""
     n = int(arr.shape[0])
     s = s2 = peak = 0.0
     clipped = 0
@@ -67,9 +76,11 @@ def split_stats(root: Path, manifest: Manifest, split: str) -> dict[str, Any]:
             "median": float(np.median(snrs)), "max": float(snrs.max()),
             "histogram": _snr_histogram(snrs),
         }
-    paths = cache_paths(root, split)
-    for key in ("noisy", "clean"):
-        out[key] = signal_stats(paths[key]) if paths[key].is_file() and utts else None
+    out["noisy"] = out["clean"] = None
+    if utts:
+        clean, noisy, bounds = open_split_arrays(root, split)
+        check_against_manifest(root, split, bounds, [u.frames for u in utts])
+        out["noisy"], out["clean"] = array_stats(noisy), array_stats(clean)
     return out
 
 

@@ -28,6 +28,7 @@ from segan_cli.core.data.sources.pairs import (
     name_list,
     resampler_record,
     speaker_of,
+    utterance_ids,
 )
 from segan_cli.core.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError
@@ -120,6 +121,7 @@ def prepare_mix(
     noises = list_audio(noise_dir)
     if not clean:
         raise CorpusError(f"no audio files found in {clean_dir}")
+    ids = utterance_ids(clean)
     if not noises:
         raise CorpusError(f"no noise recordings found in {noise_dir}")
     if not train_snrs or not test_snrs:
@@ -142,7 +144,7 @@ def prepare_mix(
     for key, path in clean.items():
         spk = speaker_of(key)
         split = "test" if spk in test_spk else "valid" if spk in valid_spk else "train"
-        utt_id = key.replace("/", "__")
+        utt_id = ids[key]
         if not builder.has(split, utt_id):
             rng = utterance_rng(seed, utt_id)
             pool = sorted(test_nz) if split == "test" and test_nz else \

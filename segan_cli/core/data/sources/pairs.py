@@ -1,13 +1,16 @@
 """``prepare pairs``: a corpus from any paired clean/noisy folders, matched by name.
 
 Pairs are matched by their path relative to each folder (without extension). A
-missing partner or a length mismatch is reported by file name before anything is
-written. The speaker of a file is the part of its name before the first ``_``
-(VoiceBank's ``p232_003``) or, without one, its parent folder's name.
+missing partner, a length mismatch (compared at the corpus rate, within a few samples)
+or two files that would become one utterance id (``x.wav`` beside ``x.flac``,
+``spk/x`` beside ``spk__x``) is reported by file name before anything is written.
+The speaker of a file is the part of its name before the first ``_`` (VoiceBank's
+``p232_003``) or, without one, its parent folder's name.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,15 +37,47 @@ class PairSource:
 
 
 def list_audio(folder: Path) -> dict[str, Path]:
-    """Audio files under ``folder`` keyed by relative path without extension."""
+    """Audio files under ``folder`` keyed by relative path without extension.
+
+    Two files with one key (``x.wav`` beside ``x.flac``) are refused by name: keeping
+    either silently would drop the other.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise CorpusError(f"folder not found: {folder}")
     out: dict[str, Path] = {}
     for p in sorted(folder.rglob("*")):
         if p.is_file() and p.suffix.lower() in AUDIO_EXTS and not p.name.startswith("."):
-            out[p.relative_to(folder).with_suffix("").as_posix()] = p
+            key = p.relative_to(folder).with_suffix("").as_posix()
+            if key in out:
+                raise CorpusError(f"{out[key]} and {p} are both utterance '{key}'",
+                                  "keep one of them, or rename one")
+            out[key] = p
     return out
+
+
+def utterance_ids(files: dict[str, Path]) -> dict[str, str]:
+    """Corpus id of each file key (``spk/x`` -> ``spk__x``), refusing ids that collide.
+
+    Ids name the corpus' wav files, so two keys whose ids are equal, or equal up to
+    letter case (one file on case-insensitive disks), are refused naming both files.
+    """
+    ids: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for key in sorted(files):
+        uid = key.replace("/", "__")
+        if (other := seen.get(uid.casefold())) is not None:
+            raise CorpusError(f"{files[other]} and {files[key]} would both become utterance "
+                              f"'{uid}'", "rename one of them")
+        seen[uid.casefold()] = key
+        ids[key] = uid
+    return ids
+
+
+def length_tolerance(rate_a: int, rate_b: int, rate: int) -> int:
+    """Samples at ``rate`` two lengths may differ by: one sample at the lower source
+    rate (resampling rounds there) plus two for the resampler's own rounding."""
+    return 2 + math.ceil(rate / min(rate_a, rate_b))
 
 
 def speaker_of(key: str) -> str:
@@ -60,8 +95,10 @@ def name_list(items: Iterable[str], limit: int = 8) -> str:
     return ", ".join(items[:limit]) + more
 
 
-def match_pairs(clean_dir: Path, noisy_dir: Path, check_lengths: bool = True) -> list[PairSource]:
-    """Pair files by name; every missing partner or length mismatch is an error."""
+def match_pairs(clean_dir: Path, noisy_dir: Path, check_lengths: bool = True,
+                sample_rate: int | None = None) -> list[PairSource]:
+    """Pair files by name; every missing partner, id collision or length mismatch is an
+    error. Lengths are compared at ``sample_rate`` (default: the higher of the pair's)."""
     clean, noisy = list_audio(clean_dir), list_audio(noisy_dir)
     if not clean:
         raise CorpusError(f"no audio files found in {clean_dir}")
@@ -70,14 +107,16 @@ def match_pairs(clean_dir: Path, noisy_dir: Path, check_lengths: bool = True) ->
         problems.append(f"no noisy partner for {name_list(only_c)} (in {noisy_dir})")
     if only_n := set(noisy) - set(clean):
         problems.append(f"no clean partner for {name_list(only_n)} (in {clean_dir})")
-    pairs = [PairSource(k.replace("/", "__"), speaker_of(k), clean[k], noisy[k])
-             for k in sorted(set(clean) & set(noisy))]
+    ids = utterance_ids({k: clean[k] for k in set(clean) & set(noisy)})
+    pairs = [PairSource(ids[k], speaker_of(k), clean[k], noisy[k]) for k in sorted(ids)]
     if check_lengths:
         bad = []
         for p in pairs:
             a, b = audio_info(p.clean), audio_info(p.noisy)
-            if abs(a.duration - b.duration) > 1.0 / min(a.sample_rate, b.sample_rate):
-                bad.append(f"{p.id} ({a.duration:.3f} s vs {b.duration:.3f} s)")
+            rate = sample_rate or max(a.sample_rate, b.sample_rate)
+            diff = abs(a.frames * rate / a.sample_rate - b.frames * rate / b.sample_rate)
+            if diff > length_tolerance(a.sample_rate, b.sample_rate, rate):
+                bad.append(f"{p.id} ({a.duration:.4f} s vs {b.duration:.4f} s)")
         if bad:
             problems.append(f"clean and noisy lengths differ for {name_list(bad)}")
     if problems:
@@ -119,7 +158,9 @@ def add_pairs(builder: CorpusBuilder, split: str, pairs: Sequence[PairSource],
         if not builder.has(split, p.id):
             c = load_mono(p.clean, builder.sample_rate, quality)
             n = load_mono(p.noisy, builder.sample_rate, quality)
-            if abs(c.size - n.size) > 1:
+            tol = length_tolerance(audio_info(p.clean).sample_rate,
+                                   audio_info(p.noisy).sample_rate, builder.sample_rate)
+            if abs(c.size - n.size) > tol:
                 raise CorpusError(f"{p.id}: clean and noisy lengths differ "
                                   f"({c.size} vs {n.size} samples)")
             m = min(c.size, n.size)
@@ -146,12 +187,12 @@ def prepare_pairs(
     quality: str = "VHQ", force: bool = False, progress: Progress | None = None,
 ) -> Manifest:
     """Build a corpus from paired folders (optionally with separate test folders)."""
-    pairs = match_pairs(clean_dir, noisy_dir)
+    pairs = match_pairs(clean_dir, noisy_dir, sample_rate=sample_rate)
     splits = split_by_speaker(pairs, valid_speakers, test_speakers)
     if (test_clean is None) != (test_noisy is None):
         raise CorpusError("give both --test-clean and --test-noisy, or neither")
     if test_clean is not None and test_noisy is not None:
-        splits["test"] += match_pairs(test_clean, test_noisy)
+        splits["test"] += match_pairs(test_clean, test_noisy, sample_rate=sample_rate)
     builder = CorpusBuilder(out, Path(out).resolve().name, sample_rate, force)
     for split, items in splits.items():
         add_pairs(builder, split, items, quality, progress)
