@@ -22,6 +22,7 @@ from segan_cli.cli.common import (
 from segan_cli.core import batch_enhance
 from segan_cli.core.audio import audio_info
 from segan_cli.errors import SeganError
+from segan_cli.weights import default_model_note, is_default, resolve_checkpoint
 
 
 @user_errors
@@ -30,8 +31,10 @@ def enhance(
     output: Annotated[Path | None, typer.Argument(help="Output file (file input).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (or file).")
                    ] = None,
-    ckpt: Annotated[Path | None, typer.Option(help="Checkpoint from `segan train`.")] = None,
-    method: Annotated[str, typer.Option(help="model (needs --ckpt) or wiener.")] = "model",
+    ckpt: Annotated[str | None, typer.Option(
+        help="Checkpoint from `segan train`; default: the packaged default model.",
+        show_default=False)] = None,
+    method: Annotated[str, typer.Option(help="model or wiener.")] = "model",
     glob: Annotated[str, typer.Option(help="Files to take from a folder.")] = "*",
     workers: Annotated[int, typer.Option(help="Processes for folder runs.")] = 1,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
@@ -53,18 +56,20 @@ def enhance(
     if method not in ("model", "wiener"):
         raise SeganError(f"unknown --method {method!r}", "use model or wiener")
     if method == "model":
-        if ckpt is None:
-            raise SeganError("--ckpt is required with --method model",
-                             "pass a checkpoint from `segan train`, or --method wiener")
         from segan_cli.core.inference import load_bundle
 
-        bundle = load_bundle(ckpt, e.device)  # a bad checkpoint fails here, before any work
+        path = resolve_checkpoint(ckpt)
+        bundle = load_bundle(path, e.device)  # a bad checkpoint fails here, before any work
         options = (e.chunking, e.batch_size, e.block_seconds, e.seed, e.dc_block_hz)
         if workers > 1:  # each worker process loads the checkpoint itself
-            factory = functools.partial(batch_enhance.model_enhancer, ckpt, e.device, *options)
+            factory = functools.partial(batch_enhance.model_enhancer, path, e.device, *options)
         else:
             factory = functools.partial(batch_enhance.bundle_enhancer, bundle, *options)
-        label = f"{bundle.arch} checkpoint {ckpt.name}"
+        label = f"{bundle.arch} checkpoint {path.name}"
+        if is_default(ckpt):
+            label = "the default model"
+            err_console.print(f"[yellow]note:[/] {default_model_note(bundle)}",
+                              highlight=False, soft_wrap=True)
     else:
         factory = batch_enhance.wiener_enhancer
         label = "Wiener filter"

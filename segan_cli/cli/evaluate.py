@@ -37,8 +37,9 @@ def evaluate(
     data: Annotated[Path | None, typer.Option("--data", "-d",
                                               help="Corpus made by `segan prepare`.")] = None,
     split: Annotated[str, typer.Option(help="Corpus split to score.")] = "test",
-    ckpt: Annotated[list[Path] | None, typer.Option(
-        help="Checkpoint(s) to add as rows (repeatable).")] = None,
+    ckpt: Annotated[list[str] | None, typer.Option(
+        help="Checkpoint(s) to add as rows (repeatable; 'default' for the packaged model)."
+    )] = None,
     wiener: Annotated[bool, typer.Option("--wiener/--no-wiener",
                                          help="Include the Wiener baseline row.")] = True,
     clean: Annotated[Path | None, typer.Option(help="Clean reference folder.")] = None,

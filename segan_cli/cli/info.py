@@ -3,35 +3,41 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from segan_cli.cli.common import console, user_errors
+from segan_cli.weights import display_path, is_default, resolve_checkpoint
 
 
 @user_errors
 def info(
-    path: Annotated[Path, typer.Argument(help="A checkpoint, or a run folder of `segan train`.")],
+    path: Annotated[str, typer.Argument(
+        help="A checkpoint, a run folder of `segan train`, or 'default' (the packaged model).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Architecture, sizes, audio settings, training state and scores of a checkpoint."""
     from segan_cli.core.checkpoint_info import checkpoint_info
 
-    if path.is_dir():
-        best, last = path / "best.ckpt", path / "checkpoints" / "last.ckpt"
-        path = best if best.is_file() else last
-    data = checkpoint_info(path)
+    ckpt = resolve_checkpoint(path)
+    if ckpt.is_dir():
+        best, last = ckpt / "best.ckpt", ckpt / "checkpoints" / "last.ckpt"
+        ckpt = best if best.is_file() else last
+    data = checkpoint_info(ckpt)
     if as_json:
         typer.echo(json.dumps(data, indent=1))
         return
-    table = Table(title=str(path), title_justify="left", show_header=False)
+    title = str(ckpt)
+    if "package" in data:
+        which = "the default model" if is_default(path) else "packaged model"
+        title = f"{which}: {display_path(ckpt)}"
+    table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
     for key, value in data.items():
-        if key == "path":
+        if key in ("path", "kind"):
             continue
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from segan_cli.cli.common import ConfigOpt, SetOpt, console, settings_from, user_errors
+from segan_cli.errors import CheckpointError, SeganError
+from segan_cli.weights import resolve_checkpoint
 
 
 @user_errors
@@ -33,6 +35,10 @@ def train(
                          ] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from OUT/checkpoints/last.ckpt.")] = False,
+    init_from: Annotated[str | None, typer.Option(
+        "--init-from", help="Start a new run from this checkpoint's weights "
+        "('default' for the packaged model), e.g. to fine-tune it.", show_default=False)
+    ] = None,
     sets: SetOpt = None,
 ) -> None:
     """Train on a prepared corpus; writes checkpoints, CSV and TensorBoard logs."""
@@ -50,13 +56,24 @@ def train(
     dev: int | str | None = devices
     if devices is not None and devices.isdigit():
         dev = int(devices)
-    settings = settings_from(config, sets, arch=arch, extra={"train": {
+    extra: dict[str, dict[str, Any]] = {"train": {
         "max_steps": max_steps, "max_epochs": max_epochs, "batch_size": batch_size,
         "accelerator": accelerator, "devices": dev, "num_nodes": num_nodes,
-        "strategy": strategy, "precision": precision}})
+        "strategy": strategy, "precision": precision}}
+    source: Path | None = None
+    if init_from is not None:
+        if resume:
+            raise SeganError("--init-from starts a new run and cannot be combined with "
+                             "--resume", "drop --init-from to continue the run")
+        source = resolve_checkpoint(init_from)
+        if config is None:  # the new run builds the source's model
+            arch, extra = _source_settings(source, arch, extra)
+    settings = settings_from(config, sets, arch=arch, extra=extra)
     run_dir = out or Path("runs") / settings.model.arch
-    console.print(f"training [bold]{settings.model.arch}[/] on {data} -> {run_dir}")
-    result = fit(data, settings, run_dir, resume=resume, callbacks=[RichProgressBar()])
+    start = f" from {init_from}" if init_from is not None else ""
+    console.print(f"training [bold]{settings.model.arch}[/]{start} on {data} -> {run_dir}")
+    result = fit(data, settings, run_dir, resume=resume, callbacks=[RichProgressBar()],
+                 init_from=source)
     table = Table(title="training finished", title_justify="left", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
@@ -68,3 +85,16 @@ def train(
     table.add_row("steps/s (training only)", f"{result.steps_per_second:.2f}")
     table.add_row("wall time", f"{result.wall:.1f} s")
     console.print(table)
+
+
+def _source_settings(source: Path, arch: str | None, extra: dict[str, dict[str, Any]]
+                     ) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The arch and model/window settings of an --init-from source, under the flags."""
+    from segan_cli.core.inference import checkpoint_settings, read_checkpoint
+    from segan_cli.core.warm_start import source_defaults
+
+    old = checkpoint_settings(read_checkpoint(source), source)
+    if arch is not None and arch != old.model.arch:
+        raise CheckpointError(f"--init-from {source} holds an '{old.model.arch}' model, but "
+                              f"--arch asks for '{arch}'", f"train with --arch {old.model.arch}")
+    return old.model.arch, {**source_defaults(old), **extra}

@@ -8,11 +8,12 @@ from typing import Any
 import torch
 
 from segan_cli.core.inference import checkpoint_settings, read_checkpoint
+from segan_cli.core.package_model import package_record
 from segan_cli.core.training import SeganGAN
 
 
 def checkpoint_info(path: Path) -> dict[str, Any]:
-    """A JSON-ready summary of a training checkpoint (no model is built)."""
+    """A JSON-ready summary of a training checkpoint or packaged model (no model is built)."""
     ckpt = read_checkpoint(path)
     settings = checkpoint_settings(ckpt, path)
     hp = ckpt["hyper_parameters"]
@@ -33,6 +34,26 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
                 if isinstance(v, float):
                     scores[f"{value.get('monitor', 'score')} ({field.split('_')[0]})"] = v
     m, d, t = settings.model, settings.data, settings.train
+    package = package_record(ckpt)
+    if package is not None:  # a packaged model: the generator and where it came from
+        return {
+            "path": str(path),
+            "kind": "packaged model",
+            "arch": m.arch,
+            "segan_version": hp.get("version"),
+            "gan_steps": package.get("step"),
+            "file_size_mb": round(Path(path).stat().st_size / 1e6, 2),
+            "generator_parameters": params("generator."),
+            "sample_rate": d.sample_rate,
+            "window": d.window,
+            "encoder_channels": m.encoder_channels,
+            "kernel_size": m.kernel_size,
+            "preemphasis": m.preemphasis,
+            "input_norm": m.input_norm,
+            "head": m.head,
+            "corpus_stats": hp.get("stats"),
+            "package": package,
+        }
     return {
         "path": str(path),
         "arch": m.arch,

@@ -67,11 +67,11 @@ def enhanced_system(label: str, items: list[tuple[str, Path, Path]], sample_rate
     return System(label, pairs, sample_rate=sample_rate)
 
 
-def corpus_systems(root: Path, split: str = "test", ckpts: list[Path] | None = None,
+def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | None = None,
                    wiener: bool = True, device: str = "cpu", chunking: str = "ola",
                    batch_size: int = 8, progress: Progress | None = None,
                    dc_block_hz: float = 10.0) -> tuple[Manifest, list[System]]:
-    """Noisy, Wiener and checkpoint rows over a corpus split."""
+    """Noisy, Wiener and checkpoint rows over a corpus split (``default``: the shipped model)."""
     manifest = load_manifest(root)
     items = corpus_pairs(root, manifest, split)
     sr = manifest.sample_rate
@@ -84,11 +84,12 @@ def corpus_systems(root: Path, split: str = "test", ckpts: list[Path] | None = N
     for ckpt in ckpts or []:
         from segan_cli.core.enhance import Enhancer
         from segan_cli.core.inference import GeneratorModel, load_bundle
+        from segan_cli.weights import DEFAULT_WORD, is_default, resolve_checkpoint
 
-        bundle = load_bundle(ckpt, device)
+        bundle = load_bundle(resolve_checkpoint(ckpt), device)
         enhancer = Enhancer(GeneratorModel.from_bundle(bundle), chunking, batch_size,
                             dc_block_hz=dc_block_hz)
-        label = f"{bundle.arch} ({Path(ckpt).name})"
+        label = DEFAULT_WORD if is_default(ckpt) else f"{bundle.arch} ({Path(ckpt).name})"
         systems.append(enhanced_system(label, items, sr, enhancer.enhance, progress))
     return manifest, systems
 

@@ -33,6 +33,8 @@ class GeneratorBundle:
     version: str
     path: Path | None = None
     step: int | None = None
+    #: for a packaged model file (scripts/package_default.py): where it came from
+    package: dict[str, Any] | None = None
 
     @property
     def arch(self) -> str:
@@ -116,9 +118,11 @@ def load_bundle(path: Path, device: str | torch.device = "cpu",
     state = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
     gen = _generator_for(settings, state, path)
     gen.eval().to(pick_device(device) if isinstance(device, str) else device)
+    package = ckpt.get("segan_package")
     return GeneratorBundle(gen, settings, dict(hp.get("stats") or {}),
                            str(hp.get("version", "unknown")), Path(path),
-                           ckpt.get("global_step"))
+                           ckpt.get("global_step"),
+                           dict(package) if isinstance(package, dict) else None)
 
 
 class GeneratorModel:

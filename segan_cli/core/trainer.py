@@ -9,6 +9,7 @@ validation PESQ, never on test data.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -27,12 +28,14 @@ from segan_cli.core.enhance import Enhancer
 from segan_cli.core.files import write_text_atomic
 from segan_cli.core.inference import GeneratorModel, checkpoint_settings, read_checkpoint
 from segan_cli.core.training import SeganGAN
+from segan_cli.core.warm_start import load_init_weights, model_differences, read_init_source
 from segan_cli.errors import CheckpointError, SeganError
 from segan_cli.settings import Settings, settings_to_yaml
 
 CKPT_DIR = "checkpoints"
 LAST = "last.ckpt"
 BEST = "best.ckpt"
+INIT_RECORD = "init_from.json"
 
 
 @dataclass
@@ -210,10 +213,7 @@ def check_resumable(ckpt: Path, settings: Settings) -> None:
         raise CheckpointError(
             f"{ckpt} is an '{old.model.arch}' run, but this command asks for "
             f"'{settings.model.arch}'", f"resume with --arch {old.model.arch}")
-    changed = [k for k, v in old.model.model_dump().items()
-               if getattr(settings.model, k) != v]
-    if old.data.window != settings.data.window:
-        changed.append("data.window")
+    changed = model_differences(old, settings)
     if changed:
         raise CheckpointError(
             f"{ckpt} was trained with other model settings ({', '.join(changed)})",
@@ -222,17 +222,33 @@ def check_resumable(ckpt: Path, settings: Settings) -> None:
 
 def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
         callbacks: list[Callback] | None = None, enable_progress_bar: bool = True,
-        logger: bool = True) -> TrainResult:
-    """Train on a prepared corpus; checkpoints and logs go to ``run_dir``."""
+        logger: bool = True, init_from: Path | None = None) -> TrainResult:
+    """Train on a prepared corpus; checkpoints and logs go to ``run_dir``.
+
+    ``init_from`` starts a new run from another checkpoint's weights (same model,
+    fresh optimisers); see :mod:`segan_cli.core.warm_start`.
+    """
     run_dir = Path(run_dir)
+    if init_from is not None and resume:
+        raise SeganError("--init-from starts a new run and cannot be combined with --resume",
+                         "drop --init-from to continue the run, or choose a new --out")
+    source = read_init_source(init_from, settings) if init_from is not None else None
     ckpt_path = prepare_run_dir(run_dir, resume, settings)
     L.seed_everything(settings.train.seed, workers=True, verbose=False)
     dm = SeganDataModule(corpus, settings)
     module = SeganGAN(settings, dm.stats)
+    init_record = None
+    if source is not None:
+        init_record = {"path": str(init_from), "global_step": source.get("global_step"),
+                       "loaded": load_init_weights(module, source, Path(str(init_from))),
+                       "package": source.get("segan_package")}
+        del source  # a training checkpoint's optimiser state is not needed any more
     if ckpt_path is None:
         module.set_reference_batch(*dm.reference_batch())
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "settings.yaml", settings_to_yaml(settings))
+    if init_record is not None:  # where this run's starting weights came from
+        write_text_atomic(run_dir / INIT_RECORD, json.dumps(init_record, indent=1))
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / CKPT_DIR, filename="best-epoch{epoch}-pesq{val_pesq:.3f}",
         auto_insert_metric_name=False, monitor="val_pesq", mode="max", save_top_k=1)

@@ -1,0 +1,168 @@
+"""Turning a training checkpoint into the small model file shipped with the package.
+
+Only the inference generator is kept (the EMA copy when the run kept one, as
+:func:`~segan_cli.core.inference.load_bundle` prefers it), floating tensors in
+float16, so the file is a fraction of the checkpoint. It is still a checkpoint as
+far as the readers are concerned (``state_dict`` with ``generator.`` keys and
+``hyper_parameters``), so ``--ckpt``, ``segan info`` and ``--init-from`` take it as
+they are. Before it is written, the float16 weights must reproduce the float32
+checkpoint's enhancement within a tolerance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from segan_cli.core.files import atomic_path
+from segan_cli.core.inference import (
+    EMA_PREFIX,
+    GENERATOR_PREFIX,
+    checkpoint_settings,
+    read_checkpoint,
+)
+from segan_cli.errors import CheckpointError, SeganError
+
+PACKAGE_KEY = "segan_package"
+STORE_DTYPE = torch.float16
+TOLERANCE = 1e-3
+#: Lightning's global_step counts both optimisers' steps (see SeganGAN).
+OPTIMIZER_STEPS_PER_BATCH = 2
+
+
+@dataclass
+class PackageReport:
+    """What was written and how closely it reproduces the source checkpoint."""
+
+    out: Path
+    size_bytes: int
+    max_abs_diff: float
+    weights: str
+    step: int
+    sha256: str
+    float32_keys: list[str]
+
+
+def weights_sha256(state: dict[str, torch.Tensor]) -> str:
+    """A hash of names, dtypes, shapes and bytes: identifies the weights, not the file."""
+    h = hashlib.sha256()
+    for key in sorted(state):
+        t = state[key].detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def inference_weights(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
+    """The generator inference uses, renamed to ``generator.*``; and which one it was."""
+    prefix = EMA_PREFIX if any(k.startswith(EMA_PREFIX) for k in state) else GENERATOR_PREFIX
+    kept = {GENERATOR_PREFIX + k[len(prefix):]: v for k, v in state.items()
+            if k.startswith(prefix)}
+    if not kept:
+        raise CheckpointError("the checkpoint holds no generator weights")
+    return kept, prefix.rstrip(".")
+
+
+def to_half(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Floating tensors to float16; one whose values float16 cannot hold stays float32.
+
+    Integer buffers (BN ``num_batches_tracked``) keep their dtype.
+    """
+    out: dict[str, torch.Tensor] = {}
+    kept32: list[str] = []
+    for key, value in state.items():
+        value = value.detach().cpu()
+        if value.is_floating_point():
+            half = value.to(STORE_DTYPE)
+            if bool(torch.isfinite(half).all()) or not bool(torch.isfinite(value).all()):
+                value = half
+            else:
+                kept32.append(key)
+        out[key] = value.clone()
+    return out, kept32
+
+
+def check_signal(sample_rate: int, seconds: float = 3.0, seed: int = 0) -> np.ndarray:
+    """A speech-like check signal: a gliding harmonic voice with syllables, plus noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    f0 = 140 + 40 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+    voice = sum(np.sin(k * phase) / k for k in range(1, 12))
+    syllables = np.clip(np.sin(2 * np.pi * 3.0 * t), 0, None) ** 2
+    x = 0.1 * voice * syllables + 0.02 * rng.standard_normal(t.size)
+    return x.astype(np.float32)
+
+
+def _enhance(path: Path, signal: np.ndarray, sample_rate: int) -> np.ndarray:
+    from segan_cli.core.enhance import Enhancer
+    from segan_cli.core.inference import GeneratorModel, load_bundle
+
+    bundle = load_bundle(path, "cpu")
+    s = bundle.settings
+    enhancer = Enhancer(GeneratorModel.from_bundle(bundle), s.enhance.chunking,
+                        s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
+    return enhancer.enhance(signal, sample_rate)
+
+
+def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
+                       signal: np.ndarray | None = None, signal_rate: int | None = None,
+                       tolerance: float = TOLERANCE) -> PackageReport:
+    """Write the float16 inference generator of ``src`` to ``out``, verified first.
+
+    ``signal`` (at ``signal_rate``) is what both models enhance for the check; by
+    default a synthetic speech-like signal. Nothing is written when the packaged
+    model's output differs from the checkpoint's by more than ``tolerance``.
+    """
+    src, out = Path(src), Path(out)
+    if out.exists() and not overwrite:
+        raise SeganError(f"output exists: {out}", "pass --overwrite to replace it")
+    ckpt = read_checkpoint(src)
+    settings = checkpoint_settings(ckpt, src)
+    weights, which = inference_weights(ckpt["state_dict"])
+    half, kept32 = to_half(weights)
+    global_step = int(ckpt.get("global_step") or 0)
+    step = global_step // OPTIMIZER_STEPS_PER_BATCH
+    sha = weights_sha256(half)
+    record: dict[str, Any] = {
+        "source": src.name,
+        "step": step,
+        "weights": which,
+        "dtype": str(STORE_DTYPE).replace("torch.", ""),
+        "float32_keys": kept32,
+        "weights_sha256": sha,
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    hp = {k: v for k, v in ckpt["hyper_parameters"].items()
+          if isinstance(v, (str, int, float, dict, list)) or v is None}
+    package = {"state_dict": half, "hyper_parameters": hp, "global_step": global_step,
+               PACKAGE_KEY: record}
+    rate = settings.data.sample_rate
+    x = check_signal(rate)
+    if signal is not None:
+        x, rate = np.asarray(signal, np.float32), signal_rate or rate
+    with atomic_path(out) as tmp:
+        torch.save(package, tmp)
+        diff = float(np.max(np.abs(_enhance(tmp, x, rate) - _enhance(src, x, rate))))
+        if not diff <= tolerance:
+            raise CheckpointError(
+                f"the float16 model differs from {src.name} by {diff:.2e} (max abs sample "
+                f"difference), more than {tolerance:g}; nothing was written",
+                "check the checkpoint's weights for very large or very small values")
+        size = tmp.stat().st_size
+    return PackageReport(out, size, diff, which, step, sha, kept32)
+
+
+def package_record(ckpt: dict[str, Any]) -> dict[str, Any] | None:
+    """The package record of a loaded model file, with its weights hash re-checked."""
+    record = ckpt.get(PACKAGE_KEY)
+    if not isinstance(record, dict):
+        return None
+    ok = weights_sha256(ckpt["state_dict"]) == record.get("weights_sha256")
+    return {**record, "sha256_verified": ok}

@@ -1,0 +1,239 @@
+"""The packaged default model: packaging, `--ckpt default` everywhere, `train --init-from`."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from segan_cli.core.enhance import Enhancer
+from segan_cli.core.inference import GeneratorModel, load_bundle
+from segan_cli.core.package_model import PACKAGE_KEY, check_signal, package_checkpoint
+from segan_cli.errors import CheckpointError, SeganError
+from segan_cli.weights import ENV_VAR, resolve_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "configs" / "tiny.yaml"
+MODEL = ["--arch", "adv", "--set", "model.head=residual", "--set", "data.window=2048",
+         "--set", "data.hop=1024"]
+RUN = ["--batch-size", "4", "--set", "train.val_utterances=1", "--set", "train.num_workers=0",
+       "--set", "train.pin_memory=false", "--accelerator", "cpu", "--devices", "1"]
+FROZEN = ["--set", "train.lr_g=1e-10", "--set", "train.lr_d=1e-10"]  # weights stay put
+CONV = "encoder.0.0.weight"  # a generator tensor that only the optimiser changes
+DISC = "discriminator.convs.0.weight"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """Real VoiceBank speech cut to 1 s: 3 training and 1 validation utterances."""
+    from segan_cli.core.data.sources.pairs import prepare_pairs
+    from tests.conftest import VOICEBANK_SAMPLE, need_shared
+
+    sample = need_shared(VOICEBANK_SAMPLE)
+    root = tmp_path_factory.mktemp("default")
+    for kind in ("clean", "noisy"):
+        (root / kind).mkdir()
+        for name in ("p232_005", "p232_006", "p232_011", "p257_008"):
+            x, sr = sf.read(sample / kind / f"{name}.wav", dtype="float32")
+            sf.write(root / kind / f"{name}.wav", x[8000:24000], sr)
+    prepare_pairs(root / "clean", root / "noisy", root / "corpus", valid_speakers=["p257"])
+    return root / "corpus"
+
+
+@pytest.fixture(scope="module")
+def source(corpus: Path, tmp_path_factory) -> Path:
+    """A tiny adv/residual run with EMA weights, 3 steps: its last checkpoint."""
+    from tests.conftest import Cli
+
+    run = tmp_path_factory.mktemp("src") / "run"
+    Cli()("train", "--data", corpus, "--out", run, "--config", TINY, *MODEL, *RUN,
+          "--max-steps", "3", "--set", "train.ema_decay=0.99")
+    return run / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def packaged(source: Path, tmp_path_factory) -> Path:
+    return package_checkpoint(source, tmp_path_factory.mktemp("pkg") / "default.pt").out
+
+
+@pytest.fixture
+def default_env(packaged: Path, monkeypatch) -> Path:
+    monkeypatch.setenv(ENV_VAR, str(packaged))
+    return packaged
+
+
+def _noisy(tmp_path: Path) -> Path:
+    x = check_signal(16000, seconds=1.5)
+    sf.write(tmp_path / "in.wav", x, 16000, subtype="FLOAT")
+    return tmp_path / "in.wav"
+
+
+def _state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_package_keeps_ema_generator_in_float16(source: Path, packaged: Path,
+                                                tmp_path: Path) -> None:
+    pkg = torch.load(packaged, map_location="cpu", weights_only=True)
+    src = _state(source)
+    state = pkg["state_dict"]
+    assert state and all(k.startswith("generator.") for k in state)
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
+    assert any(v.dtype == torch.int64 for v in state.values())  # BN num_batches_tracked
+    # the EMA weights are the ones kept, renamed to generator.*
+    assert torch.equal(state[f"generator.{CONV}"], src[f"generator_ema.{CONV}"].half())
+    assert not torch.equal(src[f"generator_ema.{CONV}"], src[f"generator.{CONV}"])
+    record = pkg[PACKAGE_KEY]
+    assert record["source"] == "last.ckpt" and record["step"] == 3
+    assert record["weights"] == "generator_ema" and len(record["weights_sha256"]) == 64
+    assert pkg["hyper_parameters"]["arch"] == "adv" and pkg["global_step"] == 6
+    assert packaged.stat().st_size < source.stat().st_size / 4
+
+    # float16 weights enhance within 1e-3 of the float32 checkpoint
+    x = check_signal(16000, seconds=2.0, seed=3)
+    a, b = (Enhancer(GeneratorModel.from_bundle(load_bundle(p))).enhance(x, 16000)
+            for p in (source, packaged))
+    assert 0 < np.max(np.abs(a - b)) < 1e-3
+
+    with pytest.raises(SeganError, match="output exists"):
+        package_checkpoint(source, packaged)
+    with pytest.raises(CheckpointError, match="nothing was written"):
+        package_checkpoint(source, tmp_path / "x.pt", tolerance=-1.0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_package_script(source: Path, tmp_path: Path, capsys) -> None:
+    spec = importlib.util.spec_from_file_location("package_default",
+                                                  REPO / "scripts" / "package_default.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "m.pt"
+    sf.write(tmp_path / "a.wav", check_signal(22050, seconds=1.0), 22050)
+    assert script.main([str(source), "--out", str(out), "--audio", str(tmp_path / "a.wav")]) == 0
+    printed = capsys.readouterr().out
+    assert "MB" in printed and "max abs difference" in printed and out.is_file()
+    assert script.main([str(source), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert script.main([str(source), "--out", str(out), "--overwrite"]) == 0
+
+
+def test_resolve_checkpoint(default_env: Path, monkeypatch, tmp_path: Path) -> None:
+    assert resolve_checkpoint("Default") == resolve_checkpoint(None) == default_env
+    assert resolve_checkpoint(tmp_path / "x.ckpt") == tmp_path / "x.ckpt"
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "gone.pt"))
+    with pytest.raises(CheckpointError, match=ENV_VAR):
+        resolve_checkpoint("default")
+
+
+def test_enhance_without_ckpt_uses_default(cli, default_env: Path, tmp_path: Path) -> None:
+    src = _noisy(tmp_path)
+    res = cli("enhance", src, tmp_path / "a.wav")
+    notes = [line for line in res.stderr.splitlines() if "using the default model" in line]
+    assert len(notes) == 1 and "step 3" in notes[0] and str(default_env) in notes[0]
+    cli("enhance", src, tmp_path / "b.wav", "--ckpt", "default")
+    cli("enhance", src, tmp_path / "c.wav", "--ckpt", default_env)
+    a, b, c = (sf.read(tmp_path / f"{n}.wav", dtype="float32")[0] for n in "abc")
+    assert np.array_equal(a, b) and np.array_equal(a, c) and not np.allclose(a, 0)
+    cli("enhance", src, tmp_path / "w.wav", "--method", "wiener")
+
+
+def test_missing_default_is_one_line(cli, monkeypatch, tmp_path: Path) -> None:
+    import segan_cli.weights as weights
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setattr(weights, "packaged_default", lambda: tmp_path / "default.pt")
+    src = _noisy(tmp_path)
+    for args in (("enhance", src, tmp_path / "o.wav"), ("info", "default"),
+                 ("export", "--ckpt", "default", "--out", tmp_path / "m.pt")):
+        res = cli(*args, code=2)
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+        assert "no default model" in res.stderr and "--ckpt" in res.stderr
+        assert "train_default.sh" in res.stderr
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_evaluate_export_info_take_default(cli, default_env: Path, sample_corpus: Path,
+                                           tmp_path: Path) -> None:
+    res = cli("evaluate", "--data", sample_corpus, "--ckpt", "default", "--no-wiener",
+              "--workers", "2", "--json", tmp_path / "s.json")
+    systems = json.loads((tmp_path / "s.json").read_text())["systems"]
+    assert set(systems) == {"Noisy", "default"} and "default" in res.stdout
+
+    cli("export", "--ckpt", "default", "--out", tmp_path / "g.pt")
+    from segan_cli.core.export import ScriptedModel
+
+    assert ScriptedModel(tmp_path / "g.pt").arch == "adv"
+
+    data = json.loads(cli("info", "default", "--json").stdout)
+    assert data["kind"] == "packaged model" and data["gan_steps"] == 3
+    assert data["package"]["sha256_verified"] is True and data["file_size_mb"] > 0
+    text = cli("info", "DEFAULT").stdout
+    assert "the default model" in text and "weights_sha256" in text
+
+
+def test_init_from_default_takes_its_model_and_weights(cli, corpus: Path, default_env: Path,
+                                                       tmp_path: Path) -> None:
+    run = tmp_path / "ft"
+    res = cli("train", "--data", corpus, "--out", run, "--init-from", "default", *RUN,
+              *FROZEN, "--max-steps", "1", "--set", "train.ema_decay=0.9")
+    assert "from default" in res.stdout
+    last = run / "checkpoints" / "last.ckpt"
+    new, pkg = _state(last), _state(default_env)
+    ref = pkg[f"generator.{CONV}"].float()
+    assert torch.allclose(new[f"generator.{CONV}"], ref, atol=1e-6)
+    # no EMA in the source: the run's EMA copy starts from the loaded generator
+    assert torch.allclose(new[f"generator_ema.{CONV}"], ref, atol=1e-6)
+    bundle = load_bundle(last)
+    assert bundle.settings.model == load_bundle(default_env).settings.model
+    assert bundle.settings.data.window == 2048
+    record = json.loads((run / "init_from.json").read_text())
+    assert record["loaded"] == ["generator"] and record["package"]["step"] == 3
+
+
+def test_init_from_checkpoint_loads_discriminator(cli, corpus: Path, source: Path,
+                                                  tmp_path: Path) -> None:
+    run = tmp_path / "ft"
+    cli("train", "--data", corpus, "--out", run, "--init-from", source, "--config", TINY,
+        *MODEL, *RUN, *FROZEN, "--max-steps", "1", "--set", "train.ema_decay=0.9")
+    new, src = _state(run / "checkpoints" / "last.ckpt"), _state(source)
+    for key in (f"generator.{CONV}", DISC):
+        assert torch.allclose(new[key], src[key], atol=1e-6), key
+    assert new["discriminator.ref_batch"].shape[-1] == 2048  # the new corpus' reference
+
+    # the source's EMA weights seed the run's EMA copy (training then warms it up)
+    from segan_cli.core.training import SeganGAN
+    from segan_cli.core.warm_start import load_init_weights
+
+    module = SeganGAN(load_bundle(source).settings, load_bundle(source).stats)
+    ckpt = torch.load(source, map_location="cpu", weights_only=True)
+    assert load_init_weights(module, ckpt, source) == ["generator", "discriminator",
+                                                       "generator_ema"]
+    assert torch.equal(module.generator_ema.state_dict()[CONV], src[f"generator_ema.{CONV}"])
+    fresh = tmp_path / "fresh"
+    cli("train", "--data", corpus, "--out", fresh, "--config", TINY, *MODEL, *RUN, *FROZEN,
+        "--max-steps", "1")
+    assert not torch.allclose(_state(fresh / "checkpoints" / "last.ckpt")[DISC], src[DISC])
+
+
+def test_init_from_refusals(cli, corpus: Path, default_env: Path, tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    res = cli("train", "--data", corpus, "--out", run, "--init-from", "default", "--config",
+              TINY, *MODEL, "--set", "model.kernel_size=15", *RUN, code=2)
+    assert "other model settings (kernel_size)" in res.stderr
+    res = cli("train", "--data", corpus, "--out", run, "--init-from", "default", "--config",
+              TINY, "--arch", "adv", "--set", "data.window=2048", "--set", "data.hop=1024",
+              *RUN, code=2)
+    assert "(head)" in res.stderr
+    res = cli("train", "--data", corpus, "--out", run, "--init-from", "default",
+              "--arch", "segan", *RUN, code=2)
+    assert "'adv' model" in res.stderr and "--arch adv" in res.stderr
+    res = cli("train", "--data", corpus, "--out", run, "--init-from", "default", "--resume",
+              *RUN, code=2)
+    assert "--resume" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (run / "checkpoints").exists()
