@@ -237,3 +237,9 @@ def test_init_from_refusals(cli, corpus: Path, default_env: Path, tmp_path: Path
               *RUN, code=2)
     assert "--resume" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not (run / "checkpoints").exists()
+
+
+def test_weights_are_package_data() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert set(config["package-data"]["segan_cli.weights"]) >= {"*.pt", "MODEL_CARD.md"}

@@ -41,7 +41,7 @@ app.command("stats", help="Counts, durations, SNRs and levels of a prepared corp
 app.command("train", help="Train a SEGAN or Advanced SEGAN on a prepared corpus.")(train.train)
 app.command("evaluate", help="Score systems with PESQ, STOI, CSIG, CBAK, COVL, SSNR.")(
     evaluate.evaluate)
-app.command("enhance", help="Denoise a recording or a folder with a trained checkpoint.")(
+app.command("enhance", help="Denoise a recording or a folder: default model, checkpoint, Wiener.")(
     enhance.enhance)
 app.command("info", help="Show what a checkpoint holds: model, audio settings, scores.")(
     info.info)

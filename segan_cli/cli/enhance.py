@@ -1,4 +1,4 @@
-"""``segan enhance``: denoise a recording or a folder tree with a checkpoint or Wiener."""
+"""``segan enhance``: denoise a recording or a folder: default model, checkpoint or Wiener."""
 
 from __future__ import annotations
 
