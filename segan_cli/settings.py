@@ -164,6 +164,8 @@ class TrainSettings(_Section):
         0, ge=0, description="GAN steps of regression only before the discriminator joins")
     ema_decay: float | None = Field(
         None, gt=0, lt=1, description="EMA of generator weights for validation and inference")
+    latent: Literal["random", "zeros"] = Field(
+        "random", description="z in training: N(0, I) as the paper, or zeros (inference's z)")
     max_epochs: int = Field(86, ge=-1)
     max_steps: int = Field(-1, ge=-1)
     accelerator: str = "auto"

@@ -446,3 +446,20 @@ def test_resumed_run_keeps_the_ema(cli, short_corpus: Path, tmp_path: Path) -> N
                for k in ea)
     bundle = load_bundle(part / "best.ckpt")
     assert bundle.settings.train.ema_decay == 0.9 and bundle.settings.model.head == "residual"
+
+
+@pytest.mark.parametrize("latent", ["random", "zeros"])
+def test_training_latent_is_random_or_the_inference_zeros(latent: str) -> None:
+    """train.latent=zeros feeds the generator z = 0 in training, as inference does."""
+    ds = SineWindows(16)
+    module = adv_module(ds, head="residual", latent=latent,
+                        adversarial_from_step=100)
+    seen: list[torch.Tensor] = []
+    module.generator.register_forward_pre_hook(
+        lambda mod, args: seen.append(args[1]) if len(args) > 1 else seen.append(None))
+    make_trainer(2).fit(module, train_dataloaders=loader(ds))
+    assert len(seen) == 2
+    if latent == "zeros":
+        assert all(z is not None and not z.any() for z in seen)
+    else:
+        assert all(z is None for z in seen)  # drawn inside the generator: N(0, I)

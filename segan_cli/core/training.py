@@ -17,7 +17,8 @@ Opt-in additions (each defaults to the paper's behaviour): ``train.stft_weight``
 a multi-resolution STFT loss on the same signals; ``train.adversarial_from_step``
 trains the generator by regression alone for that many steps (no discriminator
 forward at all); ``train.ema_decay`` keeps an exponential moving average of the
-generator's weights, which validation, ``best.ckpt`` and inference use.
+generator's weights, which validation, ``best.ckpt`` and inference use;
+``train.latent: zeros`` trains with the z inference uses (z = 0) instead of N(0, I).
 
 The checkpoint is self-contained: hyper-parameters hold the settings (JSON-safe),
 corpus statistics, arch, sample rate, pre-emphasis and package version; the VBN
@@ -151,7 +152,11 @@ class SeganGAN(pl.LightningModule):
         train = self.settings.train
         noisy = self.transform.to_model_input(batch["noisy"])
         clean = self.transform.to_model_target(batch["clean"])
-        fake = self.generator(noisy)
+        z = None
+        if train.latent == "zeros":
+            z = self.generator.latent(noisy.shape[0], noisy.device, zeros=True,
+                                      length=noisy.shape[-1], dtype=noisy.dtype)
+        fake = self.generator(noisy, z)
         n = noisy.shape[0]
         losses: dict[str, Tensor] = {}
 
