@@ -20,9 +20,24 @@ import soundfile as sf
 
 from segan_cli.core.data.corpus import CorpusExistsError, measured_snr
 from segan_cli.core.data.manifest import Manifest, load_manifest
-from segan_cli.core.data.sources import debian, demo_noise, demo_speech
-from segan_cli.core.data.sources.demo import TEST_VOICE, demo_cache, prepare_demo
-from segan_cli.core.data.sources.demo_noise import NOISES
+from segan_cli.core.data.sources import (
+    debian,
+    demo_clip_groups,
+    demo_clip_measure,
+    demo_clips,
+    demo_noise,
+    demo_speech,
+)
+from segan_cli.core.data.sources.debian import fetch_packages
+from segan_cli.core.data.sources.demo import (
+    MIX_HINT,
+    TEST_VOICE,
+    demo_cache,
+    demo_noises,
+    fetch_all,
+    prepare_demo,
+)
+from segan_cli.core.data.sources.demo_noise import NOISES, noise_specs
 from segan_cli.core.progress import SilentProgress
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings
@@ -135,7 +150,46 @@ def test_manifest_records_packages_licences_and_selection(built) -> None:
     assert src["selection"]["per_role"]["train"]["count"] == 60
     assert src["test_speakers"] == [TEST_VOICE]
     assert set(src["test_noises"]) == TEST_NOISES
+    assert "valid_noises" not in src and "dropped_voices" not in src  # small is as it was
+    assert set(src["noise_recordings"]) == {s.name for s in noise_specs("train", "test")}
     json.dumps(src)
+
+
+def test_full_noise_plan_adds_validation_noises_beside_the_small_cache(
+        built, source_cache: Path) -> None:
+    before = {p.name: p.read_bytes() for p in (source_cache / "noise").glob("*")}
+    packages = fetch_all(source_cache, SilentProgress())
+    folder, names = demo_noises(source_cache, packages, "full", SilentProgress())
+    assert set(names) == {"train", "valid", "test"}
+    assert set(names["valid"]) == {s.name for s in noise_specs("valid")}
+    assert {p.stem for p in folder.glob("*.wav")} == {s.name for s in NOISES}
+    for name in names["valid"]:
+        x, sr = sf.read(folder / f"{name}.wav", dtype="float32")
+        assert sr == 16000 and x.size >= 10 * sr and np.std(x) > 0.01
+    after = {p.name: p.read_bytes() for p in (source_cache / "noise").glob("*")}
+    assert after == before  # the training and test noises were not touched
+    small, _ = demo_noises(source_cache, packages, "small", SilentProgress())
+    assert small == source_cache / "noise"
+
+
+def test_real_word_clips_measure_and_group(built, source_cache: Path, tmp_path: Path) -> None:
+    """klettres' French man and Italian woman (40 MB package), measured and grouped."""
+    try:
+        pkg = fetch_packages(["klettres-data"], source_cache, MIX_HINT)["klettres-data"]
+    except CorpusError as exc:
+        pytest.skip(f"Debian archive unreachable from this machine: {exc.message}")
+    listed = demo_clips.list_voices(demo_clips.PACKAGE_OF["klt"], pkg.root)
+    assert "klt-da" not in listed and {"klt-fr", "klt-it"} <= set(listed)
+    for voice, sex in (("klt-fr", "male"), ("klt-it", "female")):
+        m = demo_clip_measure.measure_voice(voice, pkg.name, listed[voice], tmp_path / "clips")
+        assert m.sex == sex and m.problem() is None and m.rate >= 16000, m.record()
+        lengths = {k: m.clips[k].stop - m.clips[k].start for k in m.good_clips}
+        groups = demo_clip_groups.plan_groups(voice, lengths, DATA.window)
+        wavs = demo_clip_groups.write_groups(groups[:3], m, listed[voice], tmp_path / "speech")
+        for w in wavs:
+            x, sr = sf.read(w, dtype="float32")
+            assert sr == 16000 and x.size >= 3 * sr
+            assert demo_speech.speech_problem(x) is None, w.name
 
 
 def test_finished_corpus_is_not_rebuilt_without_force(built, source_cache: Path) -> None:

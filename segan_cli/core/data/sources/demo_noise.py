@@ -4,7 +4,11 @@ Each noise is one 16 kHz recording in the cache, built once from a fixed recipe 
 seed (independent of the corpus seed, so every corpus shares the cache). Real
 recordings lose their near-silent stretches (a silent noise excerpt cannot be mixed
 at any SNR) and every noise is levelled to the same RMS. The test noises (babble,
-fire, other music, brown) never occur in training, as in VoiceBank-DEMAND.
+fire, other music, brown) never occur in training, as in VoiceBank-DEMAND. The
+validation noises (footsteps, mains hum, blue noise) occur in neither training nor
+test, so checkpoints are chosen on noise types the model never heard; they live in
+their own folder with their own recipe version, so adding them left the cache of
+the training and test noises untouched.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ NOISE_SECONDS = 60.0
 NOISE_DBFS = -26.0
 NOISE_SEED = 20170904  # fixed: the noise cache must not depend on the corpus seed
 RECIPE_VERSION = 1
+VALID_RECIPE_VERSION = 1  # the validation noises' folder has its own stamp
 FRAME = NOISE_RATE // 10
 QUIET_DBFS = -50.0
 MOH = "asterisk-moh-opsound-g722"
@@ -122,6 +127,27 @@ def _pink(inp: NoiseInputs) -> np.ndarray:
 
 def _brown(inp: NoiseInputs) -> np.ndarray:
     return _spectral(inp.rng, lambda f: 1.0 / np.maximum(f, 20.0))
+
+
+def _blue(inp: NoiseInputs) -> np.ndarray:
+    return _spectral(inp.rng, lambda f: np.sqrt(np.maximum(f, 20.0)))
+
+
+def _hum(inp: NoiseInputs, mains: float = 50.0) -> np.ndarray:
+    """Mains hum and buzz: 40 harmonics of a slightly drifting 50 Hz, odd ones stronger,
+    slowly wavering in level, over a faint hiss (tonal interference)."""
+    rng = inp.rng
+    n = int(NOISE_SECONDS * NOISE_RATE)
+    t = np.arange(n) / NOISE_RATE
+    freq = mains * (1 + 0.002 * np.sin(2 * np.pi * 0.05 * t + rng.uniform(0, 2 * np.pi)))
+    phase = 2 * np.pi * np.cumsum(freq) / NOISE_RATE
+    out = np.zeros(n)
+    for k in range(1, 41):
+        gain = rng.uniform(0.3, 1.0) * (2.0 if k % 2 else 1.0) / k ** 0.7
+        out += gain * np.sin(k * phase + rng.uniform(0, 2 * np.pi))
+    out *= 1 + 0.2 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 2 * np.pi))
+    out += 0.02 * np.std(out) * rng.standard_normal(n)
+    return out.astype(np.float32)
 
 
 def _ssn(inp: NoiseInputs) -> np.ndarray:
@@ -233,7 +259,19 @@ NOISES = (
     NoiseSpec("music-others", "test", MOH, "music on hold by two other artists",
               _music, ("reno_project-system", "manolo_camp-morning_coffee")),
     NoiseSpec("brown", "test", None, "brown (1/f^2) noise", _brown),
+    NoiseSpec("footsteps", "valid", MINETEST, "footsteps on grass, gravel, snow, wood, "
+              "metal and more", _clips, ("*_footstep.*ogg",)),
+    NoiseSpec("hum", "valid", None, "mains hum and buzz: harmonics of 50 Hz", _hum),
+    NoiseSpec("blue", "valid", None, "blue noise (power rising 3 dB per octave)", _blue),
 )
+# training and test noises share one folder (and stamp), validation noises another
+NOISE_FOLDERS = {"noise": (("train", "test"), RECIPE_VERSION),
+                 "noise-valid": (("valid",), VALID_RECIPE_VERSION)}
+
+
+def noise_specs(*roles: str) -> tuple[NoiseSpec, ...]:
+    """The noises of the given roles, in NOISES order."""
+    return tuple(s for s in NOISES if s.role in roles)
 
 
 def noise_packages() -> list[str]:
@@ -243,12 +281,17 @@ def noise_packages() -> list[str]:
 
 def build_noises(folder: Path, roots: dict[str, Path],
                  speech: Callable[[], list[np.ndarray]],
-                 advance: Callable[[int], None] | None = None) -> dict[str, Path]:
-    """Make every missing noise recording in ``folder``; returns name -> wav path."""
+                 advance: Callable[[int], None] | None = None,
+                 roles: tuple[str, ...] = ("train", "test"),
+                 version: int = RECIPE_VERSION) -> dict[str, Path]:
+    """Make every missing noise recording of ``roles`` in ``folder``; returns name -> wav.
+
+    The folder's stamp holds ``version``: a changed recipe rebuilds only that folder.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     recipe = folder / "recipe.json"
-    stamp = {"version": RECIPE_VERSION, "seed": NOISE_SEED, "sample_rate": NOISE_RATE}
+    stamp = {"version": version, "seed": NOISE_SEED, "sample_rate": NOISE_RATE}
     try:
         current = json.loads(recipe.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -258,7 +301,7 @@ def build_noises(folder: Path, roots: dict[str, Path],
             old.unlink()
         write_text_atomic(recipe, json.dumps(stamp))
     out = {}
-    for spec in NOISES:
+    for spec in noise_specs(*roles):
         path = folder / f"{spec.name}.wav"
         if not path.is_file():
             rng = np.random.default_rng([NOISE_SEED, zlib.crc32(spec.name.encode("utf-8"))])

@@ -1,0 +1,127 @@
+"""Word clips joined into pseudo-utterances long enough for a training window.
+
+Consecutive clips of one voice are joined (clip, 150-300 ms of silence, clip, ...)
+until a target length drawn from 3-6 s is reached; a short remainder joins the
+previous group. The draws come from a fixed seed per voice, so the grouped wavs are
+shared by every corpus in the cache, and each group's name carries a digest of its
+members and gaps, so a changed recipe never reuses a stale file. Each clip is
+levelled to the same RMS and faded in and out over 5 ms, so joins never click.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from segan_cli.core.audio import write_audio
+from segan_cli.core.data.sources.demo_clip_measure import RATE, VoiceMeasure, decode_clip
+
+GROUP_VERSION = 1
+GROUP_SEED = 20240611  # fixed: grouped utterances must not depend on the corpus seed
+GROUP_SECONDS = (3.0, 6.0)
+GAP_SECONDS = (0.15, 0.3)
+CLIP_DBFS = -20.0
+FADE = RATE // 200
+
+
+@dataclass(frozen=True)
+class Group:
+    """One pseudo-utterance: consecutive clips of a voice and the silences between them."""
+
+    voice: str
+    key: str
+    clips: tuple[str, ...]
+    gaps: tuple[int, ...]  # samples of silence after each clip but the last
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.voice}_{self.key}.wav"
+
+
+def plan_groups(voice_id: str, lengths: Mapping[str, int], min_samples: int,
+                seed: int = GROUP_SEED) -> list[Group]:
+    """Consecutive clips joined until a seeded target length of 3-6 s is reached.
+
+    A short remainder joins the previous group, so every group reaches
+    ``GROUP_SECONDS[0]`` (and ``min_samples``) when the voice has that much speech.
+    """
+    rng = np.random.default_rng([seed, zlib.crc32(voice_id.encode("utf-8"))])
+    lo, hi = (int(s * RATE) for s in GAP_SECONDS)
+    raw: list[tuple[list[str], list[int], int]] = []
+    keys, gaps, total, target = [], [], 0, 0
+    for key, n in lengths.items():
+        if not keys:
+            target = int(rng.uniform(*GROUP_SECONDS) * RATE)
+        else:
+            gaps.append(int(rng.integers(lo, hi + 1)))
+            total += gaps[-1]
+        keys.append(key)
+        total += int(n)
+        if total >= target:
+            raw.append((keys, gaps, total))
+            keys, gaps, total = [], [], 0
+    need = max(min_samples, int(GROUP_SECONDS[0] * RATE))
+    if keys:
+        if raw and total < need:
+            prev_keys, prev_gaps, _ = raw.pop()
+            gap = int(rng.integers(lo, hi + 1))
+            raw.append((prev_keys + keys, prev_gaps + [gap] + gaps, 0))
+        else:
+            raw.append((keys, gaps, total))
+    out = []
+    for i, (ks, gs, _) in enumerate(raw):
+        digest = hashlib.sha1(
+            json.dumps([GROUP_VERSION, ks, gs]).encode("utf-8")).hexdigest()[:8]
+        out.append(Group(voice_id, f"{i:04d}-{digest}", tuple(ks), tuple(gs)))
+    return [g for g in out if sum(lengths[k] for k in g.clips) + sum(g.gaps) >= min_samples]
+
+
+def level_clip(x: np.ndarray) -> np.ndarray:
+    """Scale a trimmed clip to ``CLIP_DBFS`` RMS (peak kept below 0.9), with short fades."""
+    x = np.asarray(x, dtype=np.float32)
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    y = x * (10 ** (CLIP_DBFS / 20) / max(rms, 1e-9))
+    peak = float(np.max(np.abs(y)))
+    if peak > 0.9:
+        y *= 0.9 / peak
+    f = min(FADE, y.size // 2)
+    ramp = np.linspace(0.0, 1.0, f, dtype=np.float32)
+    y[:f] *= ramp
+    y[y.size - f:] *= ramp[::-1]
+    return y
+
+
+def join_group(group: Group, clip: Callable[[str], np.ndarray]) -> np.ndarray:
+    """The group's audio: levelled clips with silence between them."""
+    parts = []
+    for i, key in enumerate(group.clips):
+        parts.append(level_clip(clip(key)))
+        if i < len(group.gaps):
+            parts.append(np.zeros(group.gaps[i], dtype=np.float32))
+    return np.concatenate(parts)
+
+
+def write_groups(groups: list[Group], measure: VoiceMeasure, files: Mapping[str, Path],
+                 folder: Path, decoded: Mapping[str, np.ndarray] | None = None) -> list[Path]:
+    """Write every missing group wav (16-bit) and return all of their paths."""
+    decoded = decoded or {}
+
+    def clip(key: str) -> np.ndarray:
+        if key in decoded:
+            return decoded[key]
+        info = measure.clips[key]
+        return decode_clip(files[key])[0][info.start:info.stop]
+
+    out = []
+    for g in groups:
+        dst = Path(folder) / g.file_name
+        if not dst.is_file():
+            write_audio(dst, join_group(g, clip), RATE, "PCM_16")
+        out.append(dst)
+    return out
