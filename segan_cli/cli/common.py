@@ -24,6 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from segan_cli.core.cpus import usable_cores
 from segan_cli.errors import SeganError
 from segan_cli.settings import Settings, load_settings
 
@@ -83,6 +84,21 @@ SetOpt = Annotated[
 def settings_from(config: Path | None, sets: list[str] | None, arch: str | None = None,
                   extra: dict[str, dict[str, Any]] | None = None) -> Settings:
     return load_settings(config, sets or [], arch=arch, extra=extra)
+
+
+def worker_count(requested: int | None, flag: str = "--workers") -> int:
+    """Processes to start: ``requested`` capped at the usable cores (one line says so);
+    ``None`` means all usable cores. Every command with workers goes through here."""
+    cores = usable_cores()
+    if requested is None:
+        return cores
+    if requested < 1:
+        raise SeganError(f"{flag} must be at least 1, got {requested}")
+    if requested > cores:
+        err_console.print(f"[yellow]note:[/] {flag} {requested} capped at {cores}: this "
+                          f"process may use {cores} CPU core(s)", highlight=False, soft_wrap=True)
+        return cores
+    return requested
 
 
 class RichProgress:

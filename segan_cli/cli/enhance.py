@@ -18,6 +18,7 @@ from segan_cli.cli.common import (
     fail,
     settings_from,
     user_errors,
+    worker_count,
 )
 from segan_cli.core import batch_enhance
 from segan_cli.core.audio import audio_info
@@ -53,6 +54,7 @@ def enhance(
     e = settings.enhance
     if output is not None and out is not None:
         raise SeganError("give the output either as OUTPUT or as --out, not both")
+    workers = worker_count(workers)
     if method not in ("model", "wiener"):
         raise SeganError(f"unknown --method {method!r}", "use model or wiener")
     if method == "model":
@@ -71,7 +73,7 @@ def enhance(
             err_console.print(f"[yellow]note:[/] {default_model_note(bundle)}",
                               highlight=False, soft_wrap=True)
     else:
-        factory = batch_enhance.wiener_enhancer
+        factory = functools.partial(batch_enhance.wiener_enhancer, e.block_seconds)
         label = "Wiener filter"
     jobs, skipped = batch_enhance.plan(source, output or out, glob, overwrite)
     if source.is_file():
@@ -99,6 +101,9 @@ def enhance(
                 progress.console.print(f"[red]failed:[/] {outcome.job.src}: {outcome.error}")
                 continue
             assert outcome.report is not None
+            for note in outcome.report.warnings:
+                progress.console.print(f"[yellow]warning:[/] {note}", highlight=False,
+                                       soft_wrap=True)
             done_seconds += outcome.report.seconds
             wall = time.perf_counter() - t0
             progress.update(task, advance=outcome.report.seconds,

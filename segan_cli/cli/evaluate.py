@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import math
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from segan_cli.cli.common import (
     fail,
     settings_from,
     user_errors,
+    worker_count,
 )
 from segan_cli.errors import SeganError
 
@@ -77,7 +77,7 @@ def evaluate(
                      "extended_stoi": estoi or None},
         "enhance": {"device": device}})
     ev = settings.evaluate
-    n_workers = ev.workers or os.cpu_count() or 1
+    n_workers = worker_count(ev.workers)
     if (data is None) == (clean is None):
         raise SeganError("say what to score",
                          "give --data CORPUS, or --clean DIR with --enhanced DIR")
@@ -127,7 +127,10 @@ def evaluate(
         assert res is not None
         for failure in res.failures:
             err_console.print(f"[yellow]not scored[/] {system.label}: {failure.name}: "
-                              f"{failure.message}", highlight=False)
+                              f"{failure.message}", highlight=False, soft_wrap=True)
+    warned = {w.message for s in systems if s.result is not None for w in s.result.warnings}
+    for message in sorted(warned):  # one line per file, however many rows read it
+        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
     if csv_path is not None:
         _write_csv(csv_path, systems, cols)
         console.print(f"per-file values written to [bold]{csv_path}[/]")

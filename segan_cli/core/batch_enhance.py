@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from segan_cli.core.audio import WRITE_FORMATS, write_format
+from segan_cli.core.cpus import usable_cores
 from segan_cli.core.enhance import EnhanceReport
 from segan_cli.errors import SeganError
 
@@ -148,11 +149,11 @@ def bundle_enhancer(bundle: GeneratorBundle, chunking: str = "ola", batch_size: 
                     block_seconds, dc_block_hz)
 
 
-def wiener_enhancer() -> FileEnhancer:
-    """The Wiener-filter baseline as a file enhancer."""
+def wiener_enhancer(block_seconds: float = 30.0) -> FileEnhancer:
+    """The Wiener-filter baseline as a file enhancer (streamed in blocks)."""
     from segan_cli.core.enhance import WienerFileEnhancer
 
-    return WienerFileEnhancer()
+    return WienerFileEnhancer(block_seconds)
 
 
 def run(jobs: list[Job], factory: Callable[[], FileEnhancer], workers: int = 1
@@ -163,7 +164,7 @@ def run(jobs: list[Job], factory: Callable[[], FileEnhancer], workers: int = 1
         for job in jobs:
             yield run_one(enhancer, job)
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, usable_cores() // workers)
     with ProcessPoolExecutor(workers, initializer=_init_worker,
                              initargs=(factory, threads)) as pool:
         futures = [pool.submit(_run_in_worker, job) for job in jobs]

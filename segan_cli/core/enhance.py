@@ -5,14 +5,17 @@ The pipeline per block of input frames: resample to the model rate (soxr, stream
 model in batches, stitched by overlap-add (or the paper's non-overlapping windows)
 -> de-emphasis, run once over the stitched stream (state carried) -> resample back
 -> output. Memory is bounded by the block size, not the file's duration, and the
-output has exactly the input's length.
+output has exactly the input's length. The Wiener baseline streams through the same
+file path (:func:`stream_file`), so both methods share the file contract; a file
+holding less audio than its header promises is enhanced as far as it goes and the
+report says so.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -28,11 +31,16 @@ from segan_cli.core.audio import (
     preemphasis,
     write_format,
 )
+from segan_cli.core.audio_header import truncation_note
 from segan_cli.core.files import atomic_path
 from segan_cli.core.overlap_add import WindowStitcher
+from segan_cli.core.wiener_stream import WienerStream
 from segan_cli.errors import AudioError
 
 RESAMPLE_QUALITY = "HQ"
+
+BlockStream = Callable[[Iterable[np.ndarray], int, int], Iterator[np.ndarray]]
+"""(blocks of ``(frames, channels)``, sample rate, channels) -> output blocks, same length."""
 
 
 class WindowModel(Protocol):
@@ -54,6 +62,8 @@ class EnhanceReport:
     output: Path
     seconds: float
     wall: float
+    #: what the user should know about the input (e.g. it is shorter than its header says)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def rtf(self) -> float:
@@ -172,72 +182,100 @@ class Enhancer:
 
     def enhance(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
         """Enhance an in-memory signal (1-D or ``(frames, channels)``); same shape out."""
-        arr = np.asarray(x, dtype=np.float32)
-        two_d = arr.reshape(arr.shape[0], -1)
-        block = max(int(self.block_seconds * sample_rate), 1)
-        blocks = (two_d[a:a + block] for a in range(0, two_d.shape[0], block))
-        out = np.concatenate(list(self.stream(blocks, sample_rate, two_d.shape[1])))
-        return out.reshape(arr.shape)
+        return enhance_array(self.stream, x, sample_rate, self.block_seconds)
 
     def enhance_file(self, src: Path, dst: Path, subtype: str | None = None) -> EnhanceReport:
         """Enhance ``src`` into ``dst`` (same rate, channels, length; subtype kept by default).
 
         Reads and writes in blocks; ``dst`` appears only when complete.
         """
-        info = audio_info(src)
-        if info.frames == 0:
-            raise AudioError(f"audio file is empty: {src}")
-        fmt = write_format(dst)
-        subtype = subtype or info.subtype
-        if not sf.check_format(fmt, subtype):
-            subtype = sf.default_subtype(fmt)
-        block = max(int(self.block_seconds * info.sample_rate), 1)
-        t0 = time.perf_counter()
-        try:
-            with sf.SoundFile(str(src)) as fin, atomic_path(Path(dst)) as tmp:
-                blocks = _read_blocks(fin, block, src)
-                with sf.SoundFile(str(tmp), "w", info.sample_rate, info.channels, subtype,
-                                  format=fmt) as fout:
-                    for out in self.stream(blocks, info.sample_rate, info.channels):
-                        fout.write(np.clip(out, -1.0, 1.0) if "PCM" in subtype else out)
-        except sf.LibsndfileError as exc:
-            raise AudioError(f"cannot decode audio file {src}: {exc}") from exc
-        except OSError as exc:
-            raise AudioError(f"cannot write {dst}: {exc.strerror or exc}") from exc
-        return EnhanceReport(Path(src), Path(dst), info.duration, time.perf_counter() - t0)
+        return stream_file(self.stream, src, dst, self.block_seconds, subtype)
 
 
-def _read_blocks(fin: sf.SoundFile, block: int, src: Path) -> Iterator[np.ndarray]:
+def enhance_array(stream: BlockStream, x: np.ndarray, sample_rate: int,
+                  block_seconds: float) -> np.ndarray:
+    """Run an in-memory signal (1-D or ``(frames, channels)``) through ``stream`` in blocks."""
+    arr = np.asarray(x, dtype=np.float32)
+    two_d = arr.reshape(arr.shape[0], -1)
+    block = max(int(block_seconds * sample_rate), 1)
+    blocks = (two_d[a:a + block] for a in range(0, two_d.shape[0], block))
+    out = np.concatenate(list(stream(blocks, sample_rate, two_d.shape[1])))
+    return out.reshape(arr.shape)
+
+
+def stream_file(stream: BlockStream, src: Path, dst: Path, block_seconds: float,
+                subtype: str | None = None) -> EnhanceReport:
+    """``src`` through ``stream`` into ``dst``, block by block (memory flat in duration).
+
+    Same rate, channels and length out; the subtype is kept by default. ``dst``
+    appears only when complete.
+    """
+    info = audio_info(src)
+    if info.frames == 0:
+        raise AudioError(f"audio file is empty: {src}")
+    fmt = write_format(dst)
+    subtype = subtype or info.subtype
+    if not sf.check_format(fmt, subtype):
+        subtype = sf.default_subtype(fmt)
+    block = max(int(block_seconds * info.sample_rate), 1)
+    read = [0]
+    t0 = time.perf_counter()
+    try:
+        with sf.SoundFile(str(src)) as fin, atomic_path(Path(dst)) as tmp:
+            blocks = _read_blocks(fin, block, src, read)
+            with sf.SoundFile(str(tmp), "w", info.sample_rate, info.channels, subtype,
+                              format=fmt) as fout:
+                for out in stream(blocks, info.sample_rate, info.channels):
+                    fout.write(np.clip(out, -1.0, 1.0) if "PCM" in subtype else out)
+    except sf.LibsndfileError as exc:
+        raise AudioError(f"cannot decode audio file {src}: {exc}") from exc
+    except OSError as exc:
+        raise AudioError(f"cannot write {dst}: {exc.strerror or exc}") from exc
+    notes = [n for n in (truncation_note(info),) if n]
+    if read[0] < info.frames and not notes:
+        notes.append(f"{src}: only {read[0]} of the {info.frames} frames its header lists "
+                     "could be read; the output is that much shorter")
+    return EnhanceReport(Path(src), Path(dst), read[0] / info.sample_rate,
+                         time.perf_counter() - t0, notes)
+
+
+def _read_blocks(fin: sf.SoundFile, block: int, src: Path, read: list[int]
+                 ) -> Iterator[np.ndarray]:
     while True:
         data = fin.read(block, dtype="float32", always_2d=True)
         if data.shape[0] == 0:
             return
         check_finite(data, src)
+        read[0] += data.shape[0]
         yield data
 
 
 class WienerFileEnhancer:
     """The Wiener-filter baseline with the same file contract as :class:`Enhancer`.
 
-    It works on whole signals (its noise estimate looks at the entire recording), one
-    channel at a time, at the file's own sample rate.
+    One :class:`WienerStream` per channel at the file's own sample rate, fed block by
+    block, so memory stays flat in the file's duration; the output equals the
+    whole-signal :func:`~segan_cli.core.baselines.wiener_enhance` within float rounding.
     """
 
-    def enhance(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
-        from segan_cli.core.baselines import wiener_enhance
+    def __init__(self, block_seconds: float = 30.0) -> None:
+        self.block_seconds = float(block_seconds)
 
-        arr = np.asarray(x, dtype=np.float32)
-        two_d = arr.reshape(arr.shape[0], -1)
-        cols = [wiener_enhance(two_d[:, c], sample_rate) for c in range(two_d.shape[1])]
-        return np.stack(cols, axis=1).astype(np.float32).reshape(arr.shape)
+    def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int
+               ) -> Iterator[np.ndarray]:
+        """Enhance ``(frames, channels)`` blocks; yields blocks of the same total length."""
+        chains = [WienerStream(sample_rate) for _ in range(channels)]
+        for block in blocks:
+            block = np.asarray(block, dtype=np.float32).reshape(-1, channels)
+            outs = [chain.push(block[:, c]) for c, chain in enumerate(chains)]
+            if outs[0].size:
+                yield np.stack(outs, axis=1)
+        yield np.stack([chain.finish() for chain in chains], axis=1)
+
+    def enhance(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Enhance an in-memory signal (1-D or ``(frames, channels)``); same shape out."""
+        return enhance_array(self.stream, x, sample_rate, self.block_seconds)
 
     def enhance_file(self, src: Path, dst: Path, subtype: str | None = None) -> EnhanceReport:
-        from segan_cli.core.audio import read_audio, write_audio
-
-        t0 = time.perf_counter()
-        data, sr = read_audio(src)
-        info = audio_info(src)
-        out = self.enhance(data, sr)
-        sub = subtype or info.subtype
-        write_audio(dst, np.clip(out, -1.0, 1.0) if "PCM" in sub else out, sr, sub)
-        return EnhanceReport(Path(src), Path(dst), info.duration, time.perf_counter() - t0)
+        """Enhance ``src`` into ``dst`` like :meth:`Enhancer.enhance_file`."""
+        return stream_file(self.stream, src, dst, self.block_seconds, subtype)

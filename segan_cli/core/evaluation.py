@@ -5,6 +5,10 @@ pairs. From a prepared corpus: "Noisy" (the unprocessed input), "Wiener" (the
 classical baseline, enhanced on the fly) and one row per checkpoint (enhanced with
 the same Enhancer as ``segan enhance``). From folders: one row per enhanced folder,
 files matched to the clean folder by relative path.
+
+Every row follows one policy for a file it cannot use (missing, unreadable, longer
+than the scoring limit): the file is listed by name with the reason and the rest are
+scored, whether the problem shows when enhancing or when scoring.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from segan_cli.core.audio import load_mono
+from segan_cli.core.audio import audio_info, load_mono
+from segan_cli.core.audio_header import truncation_note
 from segan_cli.core.data.manifest import Manifest, load_manifest
 from segan_cli.core.data.sources.pairs import list_audio, name_list
-from segan_cli.core.metrics import BatchResult, score_pairs
-from segan_cli.core.metrics.suite import PairSpec
+from segan_cli.core.metrics import BatchResult, Failure, score_pairs
+from segan_cli.core.metrics.suite import PairSpec, check_score_length
 from segan_cli.core.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError, SeganError
 
@@ -43,6 +48,9 @@ class System:
     notes: list[str] = field(default_factory=list)
     result: BatchResult | None = None
     sample_rate: int | None = None  # of in-memory enhanced signals
+    #: files that failed before scoring (e.g. while enhancing), and their warnings
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[Failure] = field(default_factory=list)
 
 
 def corpus_pairs(root: Path, manifest: Manifest, split: str) -> list[tuple[str, Path, Path]]:
@@ -57,14 +65,25 @@ def corpus_pairs(root: Path, manifest: Manifest, split: str) -> list[tuple[str, 
 def enhanced_system(label: str, items: list[tuple[str, Path, Path]], sample_rate: int,
                     enhance: Callable[[np.ndarray, int], np.ndarray],
                     progress: Progress | None = None) -> System:
-    """Enhance each noisy file in memory and pair it with its clean reference."""
+    """Enhance each noisy file in memory and pair it with its clean reference.
+
+    A noisy file that cannot be enhanced is recorded as this row's failure.
+    """
     progress = progress or SilentProgress()
     progress.start(f"enhancing with {label}", len(items))
-    pairs: list[PairSpec] = []
+    system = System(label, [], sample_rate=sample_rate)
     for name, clean, noisy in items:
-        pairs.append((name, clean, enhance(load_mono(noisy, sample_rate), sample_rate)))
+        try:
+            info = audio_info(noisy)
+            check_score_length(info.duration, noisy)  # before reading it whole
+            if note := truncation_note(info):
+                system.warnings.append(Failure(name, note))
+            system.pairs.append((name, clean, enhance(load_mono(noisy, sample_rate),
+                                                      sample_rate)))
+        except SeganError as exc:
+            system.failures.append(Failure(name, str(exc)))
         progress.advance(1)
-    return System(label, pairs, sample_rate=sample_rate)
+    return system
 
 
 def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | None = None,
@@ -123,10 +142,13 @@ def folder_systems(clean: Path, enhanced: list[Path], labels: list[str] | None =
 
 def score_systems(systems: list[System], workers: int, mode: str, resample: bool = False,
                   extended_stoi: bool = False, progress: Progress | None = None) -> None:
-    """Score every system in place (``system.result``)."""
+    """Score every system in place (``system.result``), with its earlier failures."""
     progress = progress or SilentProgress()
     for system in systems:
         progress.start(f"scoring {system.label}", len(system.pairs))
-        system.result = score_pairs(system.pairs, workers, mode,  # type: ignore[arg-type]
-                                    progress.advance, sample_rate=system.sample_rate,
-                                    resample=resample, extended_stoi=extended_stoi)
+        result = score_pairs(system.pairs, workers, mode,  # type: ignore[arg-type]
+                             progress.advance, sample_rate=system.sample_rate,
+                             resample=resample, extended_stoi=extended_stoi)
+        result.failures[:0] = system.failures
+        result.warnings[:0] = system.warnings
+        system.result = result

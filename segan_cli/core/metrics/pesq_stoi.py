@@ -5,10 +5,19 @@ The packages print usage text, return sentinel values or raise assorted exceptio
 degraded signal, a 1e-5 STOI with a warning when too few frames survive). Here every
 input they cannot score raises :class:`MetricInputError` with the reason, so batch
 scoring can record it per file instead of crashing or skipping silently.
+
+``pesq`` 0.0.4 also overruns a fixed-size table in its C code when a recording holds
+more speech segments than it expects (about 50: 50 s of short phrases is enough) and
+takes the whole process down with SIGSEGV. Recordings longer than
+:data:`PESQ_ISOLATE_SECONDS` are therefore scored in a forked child, so such a crash
+becomes an error for that file.
 """
 
 from __future__ import annotations
 
+import faulthandler
+import os
+import signal
 import warnings
 from typing import Literal
 
@@ -20,6 +29,7 @@ from segan_cli.core.metrics.errors import MetricInputError
 
 PesqBand = Literal["wb", "nb"]
 PESQ_MIN_SECONDS = 0.25
+PESQ_ISOLATE_SECONDS = 20.0
 
 
 def default_pesq_band(sr: int) -> PesqBand:
@@ -66,15 +76,52 @@ def pesq_score(clean: np.ndarray, enhanced: np.ndarray, sr: int,
         if not np.any(x):
             raise MetricInputError(f"{what} signal is silent (all zeros): PESQ cannot score it")
 
+    if max(c.size, e.size) / sr > PESQ_ISOLATE_SECONDS and hasattr(os, "fork"):
+        value = _pesq_in_child(sr, c, e, band)
+    else:
+        value = _pesq_here(sr, c, e, band)
+    if not np.isfinite(value):
+        raise MetricInputError(f"PESQ returned {value}")
+    return value
+
+
+def _pesq_here(sr: int, c: np.ndarray, e: np.ndarray, band: PesqBand) -> float:
     try:
-        value = float(pesq(sr, c, e, band))
+        return float(pesq(sr, c, e, band))
     except PesqError as exc:
         raise MetricInputError(f"PESQ failed: {_pesq_message(exc)}") from exc
     except ValueError as exc:  # e.g. "cannot convert float NaN to integer" inside the C code
         raise MetricInputError(f"PESQ failed: {exc}") from exc
-    if not np.isfinite(value):
-        raise MetricInputError(f"PESQ returned {value}")
-    return value
+
+
+def _pesq_in_child(sr: int, c: np.ndarray, e: np.ndarray, band: PesqBand) -> float:
+    """:func:`_pesq_here` in a forked child: a crash of the C code fails only this file."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: score, report through the pipe, leave without cleanup
+        try:
+            os.close(read_fd)
+            faulthandler.disable()  # a crash here is expected and reported by the parent
+            try:
+                reply = repr(_pesq_here(sr, c, e, band))
+            except MetricInputError as exc:
+                reply = "!" + exc.message
+            os.write(write_fd, reply.encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        reply = fh.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status) or not reply:
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+        name = signal.Signals(sig).name if sig else "no result"
+        raise MetricInputError(
+            f"PESQ crashed ({name}): the recording holds more speech segments than the PESQ "
+            "library can handle", "score shorter utterances")
+    if reply.startswith("!"):
+        raise MetricInputError(reply[1:])
+    return float(reply)
 
 
 def _pesq_message(exc: Exception) -> str:

@@ -4,7 +4,9 @@ One utterance: PESQ, STOI, CSIG, CBAK, COVL, SSNR, LLR and WSS (optionally ESTOI
 with the frame-based measures sharing one framing of the pair. A batch: pairs of
 (name, clean, enhanced), each a path or an array, scored in ``workers`` processes;
 anything a file cannot be scored for (silence, too short, NaN, unreadable, rate
-mismatch) becomes a recorded :class:`Failure`, never a crash and never a silent skip.
+mismatch, longer than :data:`MAX_SCORE_SECONDS`) becomes a recorded :class:`Failure`,
+never a crash and never a silent skip; a file holding less audio than its header says
+is scored as far as it goes and recorded as a warning.
 
 Modes (see :mod:`.framing` for the rounding detail):
 
@@ -27,8 +29,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats
 
-from segan_cli.core.audio import read_audio, to_mono
+from segan_cli.core.audio import audio_info, read_audio, to_mono
 from segan_cli.core.audio import resample as resample_audio
+from segan_cli.core.audio_header import truncation_note
 from segan_cli.core.metrics.composites import composite
 from segan_cli.core.metrics.errors import MetricInputError
 from segan_cli.core.metrics.framing import Mode, check_mode, framed_pair, lowest_mean
@@ -44,6 +47,18 @@ METRICS: tuple[str, ...] = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi", "llr
 
 Signal = Path | str | np.ndarray
 PairSpec = tuple[str, Signal, Signal]
+
+MAX_SCORE_SECONDS = 120.0
+"""Longest file scored: the metrics are per utterance, PESQ (P.862) is specified for
+8-30 s, and scoring takes about 4 MB of memory per second of audio in each worker."""
+
+
+def check_score_length(seconds: float, what: Path | str) -> None:
+    """Refuse a signal longer than :data:`MAX_SCORE_SECONDS`, before it is read."""
+    if seconds > MAX_SCORE_SECONDS:
+        raise MetricInputError(
+            f"{what} lasts {seconds:.0f} s, longer than the {MAX_SCORE_SECONDS:.0f} s "
+            "scoring limit", "cut it into utterances; the metrics are defined per utterance")
 
 
 def score_utterance(clean: np.ndarray, enhanced: np.ndarray, sr: int, mode: Mode = "default",
@@ -81,7 +96,9 @@ def _load_one(x: Signal, sample_rate: int | None, what: str) -> tuple[np.ndarray
         data = np.asarray(x, dtype=np.float32)
         if data.ndim not in (1, 2):
             raise MetricInputError(f"{what} array must be 1-D or (frames, channels)")
+        check_score_length(data.shape[0] / sample_rate, f"the {what} signal")
         return to_mono(data), sample_rate
+    check_score_length(audio_info(Path(x)).duration, x)
     data, sr = read_audio(Path(x))
     return to_mono(data), sr
 
@@ -152,13 +169,18 @@ class MetricSummary:
 
 @dataclass
 class BatchResult:
-    """Per-file rows (``{"name": ..., metric: value}``, input order), failures, summary."""
+    """Per-file rows (``{"name": ..., metric: value}``, input order), failures, summary.
+
+    ``warnings`` are about files that were scored but not as they claim to be (a header
+    promising more audio than the file holds), as (name, message).
+    """
 
     rows: list[dict[str, Any]]
     failures: list[Failure]
     summary: dict[str, MetricSummary]
     mode: str
     metrics: tuple[str, ...] = field(default=METRICS)
+    warnings: list[Failure] = field(default_factory=list)
 
     @property
     def n_scored(self) -> int:
@@ -188,6 +210,7 @@ class BatchResult:
                 for k, s in self.summary.items()
             },
             "failures": [{"name": f.name, "message": f.message} for f in self.failures],
+            "warnings": [{"name": w.name, "message": w.message} for w in self.warnings],
         }
 
 
@@ -199,17 +222,35 @@ class _Options:
     extended_stoi: bool
 
 
+_JobResult = tuple[int, dict[str, float] | None, str | None, list[str]]
+
+
+def file_notes(*signals: Signal) -> list[str]:
+    """Truncation warnings of the signals that are files (arrays have no header)."""
+    notes = []
+    for x in signals:
+        if not isinstance(x, np.ndarray):
+            try:
+                note = truncation_note(audio_info(Path(x)))
+            except SeganError:
+                continue  # unreadable files fail with their own message
+            if note:
+                notes.append(note)
+    return notes
+
+
 def _score_job(index: int, name: str, clean: Signal, enhanced: Signal,
-               opts: _Options) -> tuple[int, dict[str, float] | None, str | None]:
+               opts: _Options) -> _JobResult:
     """Score one pair; a problem with the input becomes a message, not an exception."""
+    notes = file_notes(clean, enhanced)
     try:
         c, e, sr = load_pair(clean, enhanced, opts.sample_rate, opts.resample)
         scores = score_utterance(c, e, sr, opts.mode, opts.extended_stoi)  # type: ignore[arg-type]
     except SeganError as exc:
-        return index, None, str(exc)
+        return index, None, str(exc), notes
     except Exception as exc:  # a bug or a library failure: recorded, never swallowed silently
-        return index, None, f"unexpected {type(exc).__name__}: {exc}"
-    return index, scores, None
+        return index, None, f"unexpected {type(exc).__name__}: {exc}", notes
+    return index, scores, None, notes
 
 
 def _size_hint(x: Signal) -> int:
@@ -245,7 +286,7 @@ def score_pairs(pairs: Sequence[PairSpec], workers: int = 1, mode: Mode = "defau
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     opts = _Options(mode, sample_rate, resample, extended_stoi)
-    results: list[tuple[int, dict[str, float] | None, str | None]] = []
+    results: list[_JobResult] = []
     workers = min(workers, len(pairs))
     if workers <= 1:
         with single_threaded_blas():
@@ -267,16 +308,18 @@ def score_pairs(pairs: Sequence[PairSpec], workers: int = 1, mode: Mode = "defau
     return _collect(pairs, results, mode, extended_stoi)
 
 
-def _collect(pairs: Sequence[PairSpec], results: list[tuple[int, dict[str, float] | None,
-             str | None]], mode: str, extended_stoi: bool) -> BatchResult:
+def _collect(pairs: Sequence[PairSpec], results: list[_JobResult], mode: str,
+             extended_stoi: bool) -> BatchResult:
     metrics = METRICS + (("estoi",) if extended_stoi else ())
     rows: list[dict[str, Any]] = []
     failures: list[Failure] = []
-    for index, scores, message in results:
+    warnings: list[Failure] = []
+    for index, scores, message, notes in results:
         name = pairs[index][0]
+        warnings += [Failure(name, note) for note in notes]
         if scores is None:
             failures.append(Failure(name, message or "unknown error"))
         else:
             rows.append({"name": name, **scores})
     summary = {m: MetricSummary.of([r[m] for r in rows]) for m in metrics}
-    return BatchResult(rows, failures, summary, mode, metrics)
+    return BatchResult(rows, failures, summary, mode, metrics, warnings)
