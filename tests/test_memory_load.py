@@ -219,3 +219,26 @@ def test_evaluate_warns_once_for_a_short_file(cli, voicebank_sample: Path,
               "--name", "a", "--name", "b", "--workers", "1")
     warnings = [ln for ln in res.stderr.splitlines() if "warning" in ln]
     assert len(warnings) == 1 and str(cut) in warnings[0]
+
+
+def test_enhanced_rows_hold_one_chunk_at_a_time(corpus: Path, monkeypatch) -> None:
+    """Scores do not depend on the chunking; no more than a chunk is held enhanced."""
+    from segan_cli.core import evaluation
+
+    def table(chunk: int) -> dict:
+        monkeypatch.setattr(evaluation, "CHUNK_FILES", chunk)
+        _, systems = evaluation.corpus_systems(corpus)
+        evaluation.score_systems(systems, 1, "default")
+        return {s.label: s.result.to_dict() for s in systems}
+
+    sizes: list[int] = []
+    real = evaluation.score_pairs
+
+    def spy(pairs, *args, **kwargs):
+        if pairs and isinstance(pairs[0][2], np.ndarray):
+            sizes.append(len(pairs))
+        return real(pairs, *args, **kwargs)
+
+    whole = table(1000)
+    monkeypatch.setattr(evaluation, "score_pairs", spy)
+    assert table(4) == whole and max(sizes) == 4 and len(sizes) == 3  # 11 test files

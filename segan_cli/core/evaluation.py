@@ -9,6 +9,9 @@ files matched to the clean folder by relative path.
 Every row follows one policy for a file it cannot use (missing, unreadable, longer
 than the scoring limit): the file is listed by name with the reason and the rest are
 scored, whether the problem shows when enhancing or when scoring.
+
+Enhanced rows are enhanced while they are scored, :data:`CHUNK_FILES` files at a time,
+so memory is bounded by that chunk, not by the split's size or the number of rows.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from segan_cli.core.audio_header import truncation_note
 from segan_cli.core.data.manifest import Manifest, load_manifest
 from segan_cli.core.data.sources.pairs import list_audio, name_list
 from segan_cli.core.metrics import BatchResult, Failure, score_pairs
-from segan_cli.core.metrics.suite import PairSpec, check_score_length
+from segan_cli.core.metrics.suite import PairSpec, check_score_length, merge_results
 from segan_cli.core.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError, SeganError
 
@@ -37,6 +40,7 @@ PAPER_ROWS: dict[str, dict[str, float]] = {
                                             "covl": 2.92, "ssnr": 9.75},
 }
 VOICEBANK_NAME = "voicebank-demand"
+CHUNK_FILES = 32
 
 
 @dataclass
@@ -51,6 +55,9 @@ class System:
     #: files that failed before scoring (e.g. while enhancing), and their warnings
     failures: list[Failure] = field(default_factory=list)
     warnings: list[Failure] = field(default_factory=list)
+    #: a row enhanced while scored: its (name, clean, noisy) files and the enhancer
+    items: list[tuple[str, Path, Path]] = field(default_factory=list)
+    enhance: Callable[[np.ndarray, int], np.ndarray] | None = None
 
 
 def corpus_pairs(root: Path, manifest: Manifest, split: str) -> list[tuple[str, Path, Path]]:
@@ -63,34 +70,40 @@ def corpus_pairs(root: Path, manifest: Manifest, split: str) -> list[tuple[str, 
 
 
 def enhanced_system(label: str, items: list[tuple[str, Path, Path]], sample_rate: int,
-                    enhance: Callable[[np.ndarray, int], np.ndarray],
-                    progress: Progress | None = None) -> System:
-    """Enhance each noisy file in memory and pair it with its clean reference.
+                    enhance: Callable[[np.ndarray, int], np.ndarray]) -> System:
+    """A row whose noisy files are enhanced in memory while it is scored."""
+    return System(label, [], sample_rate=sample_rate, items=list(items), enhance=enhance)
 
-    A noisy file that cannot be enhanced is recorded as this row's failure.
-    """
-    progress = progress or SilentProgress()
-    progress.start(f"enhancing with {label}", len(items))
-    system = System(label, [], sample_rate=sample_rate)
+
+def _enhance_chunk(system: System, items: list[tuple[str, Path, Path]],
+                   progress: Progress) -> list[PairSpec]:
+    """(name, clean, enhanced array) of ``items``; a noisy file that cannot be enhanced
+    (missing, unreadable, too long to score) becomes this row's failure."""
+    assert system.enhance is not None and system.sample_rate is not None
+    sr = system.sample_rate
+    pairs: list[PairSpec] = []
     for name, clean, noisy in items:
         try:
             info = audio_info(noisy)
             check_score_length(info.duration, noisy)  # before reading it whole
             if note := truncation_note(info):
                 system.warnings.append(Failure(name, note))
-            system.pairs.append((name, clean, enhance(load_mono(noisy, sample_rate),
-                                                      sample_rate)))
+            pairs.append((name, clean, system.enhance(load_mono(noisy, sr), sr)))
         except SeganError as exc:
             system.failures.append(Failure(name, str(exc)))
         progress.advance(1)
-    return system
+    return pairs
 
 
 def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | None = None,
                    wiener: bool = True, device: str = "cpu", chunking: str = "ola",
                    batch_size: int = 8, progress: Progress | None = None,
                    dc_block_hz: float = 10.0) -> tuple[Manifest, list[System]]:
-    """Noisy, Wiener and checkpoint rows over a corpus split (``default``: the shipped model)."""
+    """Noisy, Wiener and checkpoint rows over a corpus split (``default``: the shipped model).
+
+    Checkpoints are loaded here (a bad one fails before any work); the enhanced rows
+    are enhanced by :func:`score_systems`. ``progress`` is accepted for callers' sake.
+    """
     manifest = load_manifest(root)
     items = corpus_pairs(root, manifest, split)
     sr = manifest.sample_rate
@@ -98,8 +111,7 @@ def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | No
     if wiener:
         from segan_cli.core.enhance import WienerFileEnhancer
 
-        systems.append(enhanced_system("Wiener", items, sr, WienerFileEnhancer().enhance,
-                                       progress))
+        systems.append(enhanced_system("Wiener", items, sr, WienerFileEnhancer().enhance))
     for ckpt in ckpts or []:
         from segan_cli.core.enhance import Enhancer
         from segan_cli.core.inference import GeneratorModel, load_bundle
@@ -109,7 +121,7 @@ def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | No
         enhancer = Enhancer(GeneratorModel.from_bundle(bundle), chunking, batch_size,
                             dc_block_hz=dc_block_hz)
         label = DEFAULT_WORD if is_default(ckpt) else f"{bundle.arch} ({Path(ckpt).name})"
-        systems.append(enhanced_system(label, items, sr, enhancer.enhance, progress))
+        systems.append(enhanced_system(label, items, sr, enhancer.enhance))
     return manifest, systems
 
 
@@ -142,13 +154,30 @@ def folder_systems(clean: Path, enhanced: list[Path], labels: list[str] | None =
 
 def score_systems(systems: list[System], workers: int, mode: str, resample: bool = False,
                   extended_stoi: bool = False, progress: Progress | None = None) -> None:
-    """Score every system in place (``system.result``), with its earlier failures."""
+    """Score every system in place (``system.result``), with its earlier failures.
+
+    Enhanced rows are enhanced and scored :data:`CHUNK_FILES` files at a time.
+    """
     progress = progress or SilentProgress()
+
+    def score(pairs: list[PairSpec], sample_rate: int | None) -> BatchResult:
+        return score_pairs(pairs, workers, mode, progress.advance,  # type: ignore[arg-type]
+                           sample_rate=sample_rate, resample=resample,
+                           extended_stoi=extended_stoi)
+
     for system in systems:
-        progress.start(f"scoring {system.label}", len(system.pairs))
-        result = score_pairs(system.pairs, workers, mode,  # type: ignore[arg-type]
-                             progress.advance, sample_rate=system.sample_rate,
-                             resample=resample, extended_stoi=extended_stoi)
+        if system.enhance is None:
+            progress.start(f"scoring {system.label}", len(system.pairs))
+            result = score(system.pairs, system.sample_rate)
+        else:
+            progress.start(f"enhancing and scoring {system.label}", 2 * len(system.items))
+            parts = []
+            for a in range(0, len(system.items), CHUNK_FILES):
+                chunk = system.items[a:a + CHUNK_FILES]
+                pairs = _enhance_chunk(system, chunk, progress)
+                parts.append(score(pairs, system.sample_rate))
+                progress.advance(len(chunk) - len(pairs))  # failed before scoring
+            result = merge_results(parts, mode, extended_stoi)
         result.failures[:0] = system.failures
         result.warnings[:0] = system.warnings
         system.result = result

@@ -323,3 +323,14 @@ def _collect(pairs: Sequence[PairSpec], results: list[_JobResult], mode: str,
             rows.append({"name": name, **scores})
     summary = {m: MetricSummary.of([r[m] for r in rows]) for m in metrics}
     return BatchResult(rows, failures, summary, mode, metrics, warnings)
+
+
+def merge_results(parts: Sequence[BatchResult], mode: str, extended_stoi: bool = False
+                  ) -> BatchResult:
+    """One result of consecutive batches: rows, failures and warnings in order, the
+    summary over every row (as if scored in one batch)."""
+    metrics = METRICS + (("estoi",) if extended_stoi else ())
+    rows = [r for p in parts for r in p.rows]
+    summary = {m: MetricSummary.of([r[m] for r in rows]) for m in metrics}
+    return BatchResult(rows, [f for p in parts for f in p.failures], summary, mode, metrics,
+                       [w for p in parts for w in p.warnings])
