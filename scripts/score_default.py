@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""Score a model the way the model card reports it: every set, Noisy and Wiener beside it.
+
+Sets (each skipped with a note when absent):
+- ``valid``: the validation split of the training corpus (unseen voices and noises);
+- ``test``: the test split of the same corpus (the unseen male voice, unseen noises);
+- ``demo-test``: the test split of the small demo corpus (what the quickstart shows);
+- ``voicebank-sample``: 25 real VoiceBank-DEMAND test pairs in ../shared/data;
+- ``clean-in``: the clean side of the test split and of voicebank-sample fed through
+  each system and scored against itself (does the model leave clean speech alone?).
+
+    .venv/bin/python scripts/score_default.py --ckpt default --corpus data/demo-full \\
+        --demo data/demo-small --out runs/default/scores
+
+Writes ``OUT/scores.json`` and ``OUT/scores.md`` (means with 95% intervals).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from segan_cli.core.data.manifest import load_manifest  # noqa: E402
+from segan_cli.core.data.sources.pairs import list_audio  # noqa: E402
+from segan_cli.core.enhance import Enhancer, WienerFileEnhancer  # noqa: E402
+from segan_cli.core.evaluation import (  # noqa: E402
+    System,
+    corpus_pairs,
+    enhanced_system,
+    score_systems,
+)
+from segan_cli.core.inference import GeneratorModel, load_bundle  # noqa: E402
+from segan_cli.weights import resolve_checkpoint  # noqa: E402
+
+SHOWN = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi")
+VOICEBANK_SAMPLE = REPO.parent / "shared" / "data" / "voicebank-sample"
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ckpt", default="default", help="checkpoint or 'default'")
+    ap.add_argument("--corpus", type=Path, help="the training corpus (valid and test splits)")
+    ap.add_argument("--demo", type=Path, help="the small demo corpus (its test split)")
+    ap.add_argument("--voicebank-sample", type=Path, default=VOICEBANK_SAMPLE)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=0,
+                    help="score at most this many evenly spread files per set (0: all)")
+    return ap.parse_args()
+
+
+def spread(items: list, limit: int) -> list:
+    if not limit or len(items) <= limit:
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def rows_for(items: list[tuple[str, Path, Path]], sr: int, model_enhance, label: str,
+             input_label: str = "Noisy") -> list[System]:
+    return [System(input_label, [(n, c, x) for n, c, x in items]),
+            enhanced_system("Wiener", items, sr, WienerFileEnhancer().enhance),
+            enhanced_system(label, items, sr, model_enhance)]
+
+
+def corpus_items(root: Path, split: str, limit: int) -> list[tuple[str, Path, Path]]:
+    return spread(corpus_pairs(root, load_manifest(root), split), limit)
+
+
+def sample_items(root: Path) -> list[tuple[str, Path, Path]]:
+    clean, noisy = list_audio(root / "clean"), list_audio(root / "noisy")
+    return [(k, clean[k], noisy[k]) for k in sorted(set(clean) & set(noisy))]
+
+
+def main() -> int:
+    args = parse_args()
+    bundle = load_bundle(resolve_checkpoint(args.ckpt))
+    s = bundle.settings
+    enhancer = Enhancer(GeneratorModel.from_bundle(bundle), s.enhance.chunking,
+                        s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
+    label = "model"
+    sets: dict[str, list[System]] = {}
+    clean_in: list[tuple[str, Path, Path]] = []
+    if args.corpus and (args.corpus / "manifest.json").is_file():
+        for split in ("valid", "test"):
+            items = corpus_items(args.corpus, split, args.limit)
+            sets[split] = rows_for(items, 16000, enhancer.enhance, label)
+        clean_in += [(f"test/{n}", c, c) for n, c, _ in
+                     corpus_items(args.corpus, "test", args.limit)]
+    if args.demo and (args.demo / "manifest.json").is_file():
+        sets["demo-test"] = rows_for(corpus_items(args.demo, "test", args.limit), 16000,
+                                     enhancer.enhance, label)
+    if args.voicebank_sample.is_dir():
+        items = sample_items(args.voicebank_sample)
+        sets["voicebank-sample"] = rows_for(items, 16000, enhancer.enhance, label)
+        clean_in += [(f"vb/{n}", c, c) for n, c, _ in items]
+    if clean_in:
+        sets["clean-in"] = rows_for(clean_in, 16000, enhancer.enhance, label, "Clean input")
+    out: dict[str, dict] = {"checkpoint": str(args.ckpt), "step": bundle.step, "sets": {}}
+    lines = [f"Model `{args.ckpt}` (step {bundle.step}); means with 95% intervals.", ""]
+    for name, systems in sets.items():
+        score_systems(systems, args.workers, "default")
+        out["sets"][name] = {sys_.label: sys_.result.to_dict() for sys_ in systems}
+        lines += [f"### {name} ({systems[0].result.n_scored} files)", "",
+                  "| system | " + " | ".join(m.upper() for m in SHOWN) + " |",
+                  "|---|" + "---|" * len(SHOWN)]
+        for sys_ in systems:
+            cells = []
+            for m in SHOWN:
+                summ = sys_.result.summary[m]
+                cells.append(f"{summ.mean:.3f} ±{summ.ci95_half_width:.3f}")
+            lines.append(f"| {sys_.label} | " + " | ".join(cells) + " |")
+        lines.append("")
+        print("\n".join(lines[-(len(systems) + 4):]), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scores.json").write_text(json.dumps(out, indent=2))
+    (args.out / "scores.md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
