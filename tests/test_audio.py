@@ -17,6 +17,7 @@ from segan_cli.core.audio import (
     resample,
     write_audio,
 )
+from segan_cli.core.output_guard import OutputError
 from segan_cli.errors import AudioError
 
 
@@ -101,11 +102,11 @@ def test_failed_write_leaves_no_partial_file(tmp_path: Path, monkeypatch) -> Non
     target = tmp_path / "o.wav"
 
     def boom(*args, **kwargs):
-        Path(args[0]).write_bytes(b"partial")
+        args[0].write(b"partial")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(sf, "write", boom)
-    with pytest.raises(AudioError, match="No space"):
+    with pytest.raises(OutputError, match=f"{target}: no space"):
         write_audio(target, _tone(16000), 16000)
     assert list(tmp_path.iterdir()) == []
 

@@ -25,6 +25,7 @@ from rich.progress import (
 )
 
 from segan_cli.core.cpus import usable_cores
+from segan_cli.core.output_guard import os_error
 from segan_cli.errors import SeganError
 from segan_cli.settings import Settings, load_settings
 
@@ -53,7 +54,8 @@ def fail(message: str, hint: str | None = None) -> typer.Exit:
 
 
 def user_errors(func: F) -> F:
-    """Turn SeganError into the red line + exit 2 (or a traceback under --debug)."""
+    """Turn SeganError, and OSErrors the user can act on (disk full, read-only,
+    permission), into the red line + exit 2 (or a traceback under --debug)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -63,6 +65,11 @@ def user_errors(func: F) -> F:
             if debug_enabled():
                 raise
             raise fail(exc.message, exc.hint) from None
+        except OSError as exc:  # disk full, read-only, permission: the user can act on it
+            error = os_error(exc)
+            if error is None or debug_enabled():
+                raise
+            raise fail(error.message, error.hint) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: re-run the same command to resume")
             raise typer.Exit(130) from None

@@ -76,6 +76,7 @@ def enhance(
         factory = functools.partial(batch_enhance.wiener_enhancer, e.block_seconds)
         label = "Wiener filter"
     jobs, skipped = batch_enhance.plan(source, output or out, glob, overwrite)
+    single = source.is_file()
     if source.is_file():
         audio_info(source)  # a clear error before any work for a single bad file
     total_seconds = 0.0
@@ -92,13 +93,15 @@ def enhance(
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                   TextColumn("{task.completed:.1f}/{task.total:.1f} s audio"),
                   TextColumn("RTF {task.fields[rtf]}"), TimeElapsedColumn(),
-                  console=err_console) as progress:
+                  console=err_console, transient=single) as progress:
         task = progress.add_task(f"enhancing with {label}", total=max(total_seconds, 1e-9),
                                  rtf="-")
         for outcome in batch_enhance.run(jobs, factory, workers):
             if outcome.error is not None:
                 failures.append((outcome.job.src, outcome.error))
-                progress.console.print(f"[red]failed:[/] {outcome.job.src}: {outcome.error}")
+                if not single:  # a single file's error is the one line below
+                    progress.console.print(f"[red]failed:[/] {outcome.job.src}: "
+                                           f"{outcome.error}", highlight=False)
                 continue
             assert outcome.report is not None
             for note in outcome.report.warnings:
@@ -108,14 +111,14 @@ def enhance(
             wall = time.perf_counter() - t0
             progress.update(task, advance=outcome.report.seconds,
                             rtf=f"{wall / done_seconds:.3f}" if done_seconds else "-")
+    if single and failures:
+        raise fail(failures[0][1])
     ok = len(jobs) - len(failures)
-    where = jobs[0].dst if len(jobs) == 1 and source.is_file() else (output or out)
+    where = jobs[0].dst if len(jobs) == 1 and single else (output or out)
     rtf = f", real-time factor {wall / done_seconds:.3f}" if done_seconds else ""
     console.print(f"enhanced {ok} file(s), {done_seconds:.1f} s of audio in {wall:.1f} s"
                   f"{rtf} -> [bold]{where}[/]")
     if failures:
-        if source.is_file():
-            raise fail(failures[0][1])
         err_console.print(f"[bold red]{len(failures)} file(s) failed[/] (listed above); "
                           "the others are complete. Re-run to retry only the failed ones.")
         raise typer.Exit(1)

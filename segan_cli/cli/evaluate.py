@@ -23,7 +23,10 @@ from segan_cli.cli.common import (
     user_errors,
     worker_count,
 )
+from segan_cli.core.files import write_text_atomic
+from segan_cli.core.output_guard import check_output, same_file
 from segan_cli.errors import SeganError
+from segan_cli.weights import is_default, resolve_checkpoint
 
 COLUMNS = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi")
 
@@ -60,6 +63,8 @@ def evaluate(
     json_path: Annotated[Path | None, typer.Option(
         "--json", help="Write means, std and 95% confidence intervals.")] = None,
     device: Annotated[str | None, typer.Option(help="Device for checkpoints.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing --csv/--json files.")
+                         ] = False,
     config: ConfigOpt = None,
     sets: SetOpt = None,
 ) -> None:
@@ -86,6 +91,12 @@ def evaluate(
     if clean is not None and ckpt:
         raise SeganError("--ckpt scores a model on a corpus: use it with --data",
                          "or enhance the files first and pass the folder as --enhanced")
+    inputs = [resolve_checkpoint(c) for c in ckpt or [] if not is_default(c)]
+    for path in (csv_path, json_path):
+        if path is not None:  # before scoring; the write itself is guarded again
+            check_output(path, overwrite, inputs)
+    if csv_path is not None and json_path is not None and same_file(csv_path, json_path):
+        raise SeganError(f"--csv and --json name one file: {csv_path}")
     corpus_name = ""
     with RichProgress() as progress:
         if data is not None:
@@ -132,22 +143,18 @@ def evaluate(
     for message in sorted(warned):  # one line per file, however many rows read it
         err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
     if csv_path is not None:
-        _write_csv(csv_path, systems, cols)
+        _write_csv(csv_path, systems, cols, overwrite)
         console.print(f"per-file values written to [bold]{csv_path}[/]")
     if json_path is not None:
-        from segan_cli.core.files import write_text_atomic
-
         write_text_atomic(json_path, json.dumps(
             {"title": title, "systems": {s.label: s.result.to_dict() for s in systems
-                                         if s.result is not None}}, indent=1))
+                                         if s.result is not None}}, indent=1), overwrite)
         console.print(f"summary written to [bold]{json_path}[/]")
     if not any_scored:
         raise fail("no file could be scored (see the messages above)")
 
 
-def _write_csv(path: Path, systems: list, cols: tuple[str, ...]) -> None:
-    from segan_cli.core.files import write_text_atomic
-
+def _write_csv(path: Path, systems: list, cols: tuple[str, ...], overwrite: bool) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf)
     extra = ("llr", "wss")
@@ -160,4 +167,4 @@ def _write_csv(path: Path, systems: list, cols: tuple[str, ...]) -> None:
         for failure in res.failures:
             writer.writerow([system.label, failure.name, *([""] * (len(cols) + 2)),
                              failure.message])
-    write_text_atomic(path, buf.getvalue())
+    write_text_atomic(path, buf.getvalue(), overwrite)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from segan_cli.cli.common import console, user_errors
+from segan_cli.core.output_guard import check_output, same_file
 from segan_cli.errors import SeganError
 from segan_cli.weights import resolve_checkpoint
 
@@ -24,14 +25,18 @@ def export(
     from segan_cli.core.export import export_onnx, export_torchscript
     from segan_cli.core.inference import load_bundle
 
-    for path in (out, onnx):
-        if path is not None and path.exists() and not overwrite:
-            raise SeganError(f"output exists: {path}", "pass --overwrite to replace it")
-    bundle = load_bundle(resolve_checkpoint(ckpt), "cpu")
-    export_torchscript(bundle, out)
+    source = resolve_checkpoint(ckpt)
+    check_output(out, overwrite, [source])  # fail before loading anything
+    if onnx is not None:
+        check_output(onnx, overwrite, [source])
+        if same_file(onnx, out):
+            raise SeganError(f"--out and --onnx name one file: {out}",
+                             "give the ONNX file another name")
+    bundle = load_bundle(source, "cpu")
+    export_torchscript(bundle, out, overwrite)
     console.print(f"TorchScript generator written to [bold]{out}[/] "
                   f"({bundle.arch}, window {bundle.settings.data.window}, "
                   f"{bundle.settings.data.sample_rate} Hz)")
     if onnx is not None:
-        export_onnx(bundle, onnx)
+        export_onnx(bundle, onnx, overwrite)
         console.print(f"ONNX generator written to [bold]{onnx}[/]")

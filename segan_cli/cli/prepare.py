@@ -19,6 +19,7 @@ from segan_cli.cli.common import (
 )
 from segan_cli.core.data.corpus import CorpusExistsError
 from segan_cli.core.data.manifest import Manifest, load_manifest
+from segan_cli.core.output_guard import naming_faults
 
 app = typer.Typer(help="Build a corpus folder: 16 kHz splits, manifest, statistics, window cache.",
                   no_args_is_help=True)
@@ -45,7 +46,7 @@ def _floats(text: str | None) -> list[float] | None:
 
 def _run(out: Path, build: Callable[[RichProgress], Manifest]) -> None:
     try:
-        with RichProgress() as progress:
+        with naming_faults(out), RichProgress() as progress:
             manifest = build(progress)
     except CorpusExistsError as exc:
         console.print(f"[yellow]{exc.message}[/] [dim]({exc.hint})[/]")

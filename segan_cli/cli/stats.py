@@ -12,6 +12,7 @@ from rich.table import Table
 from segan_cli.cli.common import console, user_errors
 from segan_cli.core.data.manifest import load_manifest
 from segan_cli.core.data.stats import corpus_summary, plot_summary
+from segan_cli.core.output_guard import check_output
 
 
 def _fmt(v: float | None, spec: str = ".3f") -> str:
@@ -30,12 +31,15 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     plot: Annotated[Path | None, typer.Option(help="Write duration/SNR histograms to a PNG.")
                     ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --plot file.")] = False,
 ) -> None:
     """Counts, speakers, durations, SNRs, levels and clipping per split."""
+    if plot is not None:
+        check_output(plot, overwrite)  # before the work
     manifest = load_manifest(corpus)
     summary = corpus_summary(corpus, manifest)
     if plot is not None:
-        plot_summary(corpus, manifest, plot)
+        plot_summary(corpus, manifest, plot, overwrite)
     if as_json:
         typer.echo(json.dumps(summary, indent=1))
         return

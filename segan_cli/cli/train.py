@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from segan_cli.cli.common import ConfigOpt, SetOpt, console, settings_from, user_errors
+from segan_cli.core.output_guard import naming_faults
 from segan_cli.errors import CheckpointError, SeganError
 from segan_cli.weights import resolve_checkpoint
 
@@ -72,8 +73,9 @@ def train(
     run_dir = out or Path("runs") / settings.model.arch
     start = f" from {init_from}" if init_from is not None else ""
     console.print(f"training [bold]{settings.model.arch}[/]{start} on {data} -> {run_dir}")
-    result = fit(data, settings, run_dir, resume=resume, callbacks=[RichProgressBar()],
-                 init_from=source)
+    with naming_faults(run_dir):  # Lightning's and the loggers' writes name no file
+        result = fit(data, settings, run_dir, resume=resume, callbacks=[RichProgressBar()],
+                     init_from=source)
     table = Table(title="training finished", title_justify="left", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")

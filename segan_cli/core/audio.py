@@ -16,7 +16,7 @@ import soundfile as sf
 import soxr
 from scipy.signal import lfilter
 
-from segan_cli.core.files import atomic_path
+from segan_cli.core.output_guard import guarded_file
 from segan_cli.errors import AudioError
 
 WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
@@ -112,18 +112,20 @@ def write_format(path: Path) -> str:
     return fmt
 
 
-def write_audio(path: Path, x: np.ndarray, sample_rate: int, subtype: str | None = None) -> None:
-    """Write wav/flac/ogg atomically (temporary name in the same folder, then rename)."""
+def write_audio(path: Path, x: np.ndarray, sample_rate: int, subtype: str | None = None,
+                overwrite: bool = True) -> None:
+    """Write wav/flac/ogg through the output guard (complete or not at all).
+
+    ``overwrite`` defaults to True for the files a command owns (corpus wavs); a write
+    fault is an OutputError naming ``path``.
+    """
     path = Path(path)
     fmt = write_format(path)
     check_finite(x, path)
     if subtype is not None and not sf.check_format(fmt, subtype):
         subtype = None
-    try:
-        with atomic_path(path) as tmp:
-            sf.write(str(tmp), x, sample_rate, subtype=subtype, format=fmt)
-    except OSError as exc:
-        raise AudioError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    with guarded_file(path, overwrite) as fh:
+        sf.write(fh, x, sample_rate, subtype=subtype, format=fmt)
 
 
 def preemphasis(x: np.ndarray, coef: float, prev: float = 0.0) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Planning and running enhancement jobs for files and folder trees.
 
 Folder runs mirror the input tree, skip outputs that already exist (so an
-interrupted run resumes), never overwrite an input, and carry on past a bad file,
-recording its error. Outputs appear only when complete (temporary name + rename).
+interrupted run resumes), never overwrite an input, never write outside the output
+folder, and carry on past a bad file, recording its error. Outputs go through the
+output guard: complete or absent, and never replacing a file another run published.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from segan_cli.core.audio import WRITE_FORMATS, write_format
 from segan_cli.core.cpus import usable_cores
 from segan_cli.core.enhance import EnhanceReport
+from segan_cli.core.output_guard import check_output, resolve_output, same_file
 from segan_cli.errors import SeganError
 
 if TYPE_CHECKING:
@@ -26,16 +28,17 @@ AUDIO_SUFFIXES = tuple(WRITE_FORMATS)
 
 
 class FileEnhancer(Protocol):
-    def enhance_file(self, src: Path, dst: Path, subtype: str | None = None
-                     ) -> EnhanceReport: ...
+    def enhance_file(self, src: Path, dst: Path, subtype: str | None = None,
+                     overwrite: bool = False) -> EnhanceReport: ...
 
 
 @dataclass(frozen=True)
 class Job:
-    """One input file and where its output goes."""
+    """One input file, where its output goes, and whether it may replace a file."""
 
     src: Path
     dst: Path
+    overwrite: bool = False
 
 
 @dataclass
@@ -46,16 +49,14 @@ class JobOutcome:
     skipped: bool = False
 
 
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
-
-
 def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = False
          ) -> tuple[list[Job], list[Job]]:
-    """(jobs to run, jobs skipped because their output exists) for a file or a folder."""
+    """(jobs to run, jobs skipped because their output exists) for a file or a folder.
+
+    Outputs are checked as the OS will write them (symlinks and ``..`` resolved): a
+    folder run's outputs must stay inside the output folder, the glob selects files
+    inside the input folder, and no output may be an input, even with ``overwrite``.
+    """
     src = Path(src)
     if not src.exists():
         raise SeganError(f"input not found: {src}")
@@ -65,49 +66,59 @@ def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = F
         if dst.is_dir() or str(dst).endswith(os.sep):
             dst = dst / src.name
         write_format(dst)
-        job = Job(src, dst)
-        if _same(src, dst) and not overwrite:
-            raise SeganError(f"output {dst} is the input file",
-                             "choose another output or pass --overwrite to replace it")
-        if dst.exists() and not overwrite:
-            raise SeganError(f"output exists: {dst}", "pass --overwrite to replace it")
-        return [job], []
+        check_output(dst, overwrite, [src])
+        return [Job(src, dst, overwrite)], []
     if dst is None:
         raise SeganError(f"{src} is a folder: say where the outputs go",
                          "pass --out OUT_DIR")
     if dst.exists() and not dst.is_dir():
         raise SeganError(f"{src} is a folder, so the output must be a folder too, "
                          f"but {dst} is a file", "pass --out OUT_DIR")
-    if _same(src, dst) and not overwrite:
+    if same_file(src, dst):
         raise SeganError("the output folder is the input folder",
-                         "choose another --out, or pass --overwrite to replace the inputs")
+                         "choose another --out: inputs are never replaced")
+    check_pattern(pattern)
     pat = pattern if pattern.startswith("**/") else f"**/{pattern}"
     files = sorted(p for p in src.glob(pat)
                    if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
                    and not p.name.startswith(".")
-                   and not (dst.exists() and _inside(p, dst) and not _same(src, dst)))
+                   and not (dst.exists() and _inside(p, dst)))
     if not files:
         raise SeganError(f"no audio files matching '{pattern}' in {src}",
                          "check the folder or the --glob pattern")
+    root = resolve_output(dst)
     todo, skipped = [], []
     for f in files:
-        job = Job(f, dst / f.relative_to(src))
-        (skipped if job.dst.exists() and not overwrite else todo).append(job)
+        job = Job(f, dst / f.relative_to(src), overwrite)
+        final = resolve_output(job.dst)
+        if not _inside(final, root):
+            raise SeganError(f"output {job.dst} would be written outside {dst} (it resolves "
+                             f"to {final})", "remove the symbolic link leading out of the "
+                             "output folder, or choose another --out")
+        if same_file(f, final):
+            raise SeganError(f"output {job.dst} is the input file {f}",
+                             "choose another --out: inputs are never replaced")
+        (skipped if os.path.lexists(final) and not overwrite else todo).append(job)
     return todo, skipped
 
 
+def check_pattern(pattern: str) -> None:
+    """A --glob selects files inside the input folder: refuse absolute and climbing ones."""
+    parts = pattern.replace(os.sep, "/").split("/")
+    if os.path.isabs(pattern) or pattern.startswith("/") or ".." in parts:
+        raise SeganError(f"--glob {pattern!r} reaches outside the input folder",
+                         "give a pattern relative to the folder, e.g. '*.wav' or 'sub/*.flac'")
+
+
 def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
+    return Path(path).resolve().is_relative_to(Path(folder).resolve())
 
 
 def run_one(enhancer: FileEnhancer, job: Job) -> JobOutcome:
     """Run one job; a user error (bad audio, unwritable output) is recorded, not raised."""
     try:
-        return JobOutcome(job, enhancer.enhance_file(job.src, job.dst))
+        return JobOutcome(job, enhancer.enhance_file(job.src, job.dst,
+                                                     overwrite=job.overwrite))
     except SeganError as exc:
         return JobOutcome(job, error=str(exc))
 

@@ -32,10 +32,10 @@ from segan_cli.core.audio import (
     write_format,
 )
 from segan_cli.core.audio_header import truncation_note
-from segan_cli.core.files import atomic_path
+from segan_cli.core.output_guard import OutputError, guarded_file
 from segan_cli.core.overlap_add import WindowStitcher
 from segan_cli.core.wiener_stream import WienerStream
-from segan_cli.errors import AudioError
+from segan_cli.errors import AudioError, SeganError
 
 RESAMPLE_QUALITY = "HQ"
 
@@ -184,12 +184,13 @@ class Enhancer:
         """Enhance an in-memory signal (1-D or ``(frames, channels)``); same shape out."""
         return enhance_array(self.stream, x, sample_rate, self.block_seconds)
 
-    def enhance_file(self, src: Path, dst: Path, subtype: str | None = None) -> EnhanceReport:
+    def enhance_file(self, src: Path, dst: Path, subtype: str | None = None,
+                     overwrite: bool = False) -> EnhanceReport:
         """Enhance ``src`` into ``dst`` (same rate, channels, length; subtype kept by default).
 
         Reads and writes in blocks; ``dst`` appears only when complete.
         """
-        return stream_file(self.stream, src, dst, self.block_seconds, subtype)
+        return stream_file(self.stream, src, dst, self.block_seconds, subtype, overwrite)
 
 
 def enhance_array(stream: BlockStream, x: np.ndarray, sample_rate: int,
@@ -204,11 +205,14 @@ def enhance_array(stream: BlockStream, x: np.ndarray, sample_rate: int,
 
 
 def stream_file(stream: BlockStream, src: Path, dst: Path, block_seconds: float,
-                subtype: str | None = None) -> EnhanceReport:
+                subtype: str | None = None, overwrite: bool = False) -> EnhanceReport:
     """``src`` through ``stream`` into ``dst``, block by block (memory flat in duration).
 
-    Same rate, channels and length out; the subtype is kept by default. ``dst``
-    appears only when complete.
+    Same rate, channels and length out; the subtype is kept by default. ``dst`` goes
+    through the output guard (never the input, replaced only with ``overwrite``) and
+    appears only when complete. Faults are told apart: reading ``src`` is an
+    AudioError naming it, writing ``dst`` an OutputError naming it, and NaN/Inf in
+    what the model emits a ModelOutputError naming the input (nothing is written).
     """
     info = audio_info(src)
     if info.frames == 0:
@@ -221,16 +225,19 @@ def stream_file(stream: BlockStream, src: Path, dst: Path, block_seconds: float,
     read = [0]
     t0 = time.perf_counter()
     try:
-        with sf.SoundFile(str(src)) as fin, atomic_path(Path(dst)) as tmp:
-            blocks = _read_blocks(fin, block, src, read)
-            with sf.SoundFile(str(tmp), "w", info.sample_rate, info.channels, subtype,
+        fin = sf.SoundFile(str(src))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"cannot decode audio file {src}: {exc}") from exc
+    with fin, guarded_file(dst, overwrite, inputs=[src]) as fh:
+        blocks = _read_blocks(fin, block, src, read)
+        try:  # reading errors were turned into AudioError by _read_blocks
+            with sf.SoundFile(fh, "w", info.sample_rate, info.channels, subtype,
                               format=fmt) as fout:
                 for out in stream(blocks, info.sample_rate, info.channels):
+                    _check_emitted(out, src)
                     fout.write(np.clip(out, -1.0, 1.0) if "PCM" in subtype else out)
-    except sf.LibsndfileError as exc:
-        raise AudioError(f"cannot decode audio file {src}: {exc}") from exc
-    except OSError as exc:
-        raise AudioError(f"cannot write {dst}: {exc.strerror or exc}") from exc
+        except (sf.LibsndfileError, AssertionError) as exc:  # the OS cause, if any, wins
+            raise OutputError(f"cannot write {dst}: {exc or type(exc).__name__}") from exc
     notes = [n for n in (truncation_note(info),) if n]
     if read[0] < info.frames and not notes:
         notes.append(f"{src}: only {read[0]} of the {info.frames} frames its header lists "
@@ -239,10 +246,26 @@ def stream_file(stream: BlockStream, src: Path, dst: Path, block_seconds: float,
                          time.perf_counter() - t0, notes)
 
 
+class ModelOutputError(SeganError):
+    """The model emitted NaN/Inf: its output is garbage and is never written as audio."""
+
+
+def _check_emitted(out: np.ndarray, src: Path) -> None:
+    finite = np.isfinite(out)
+    if not finite.all():
+        raise ModelOutputError(
+            f"enhancing {src} produced {int(finite.size - np.count_nonzero(finite))} NaN/Inf "
+            "samples; nothing was written",
+            "the checkpoint is damaged or its training diverged: use another --ckpt")
+
+
 def _read_blocks(fin: sf.SoundFile, block: int, src: Path, read: list[int]
                  ) -> Iterator[np.ndarray]:
     while True:
-        data = fin.read(block, dtype="float32", always_2d=True)
+        try:
+            data = fin.read(block, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(f"cannot decode audio file {src}: {exc}") from exc
         if data.shape[0] == 0:
             return
         check_finite(data, src)
@@ -276,6 +299,7 @@ class WienerFileEnhancer:
         """Enhance an in-memory signal (1-D or ``(frames, channels)``); same shape out."""
         return enhance_array(self.stream, x, sample_rate, self.block_seconds)
 
-    def enhance_file(self, src: Path, dst: Path, subtype: str | None = None) -> EnhanceReport:
+    def enhance_file(self, src: Path, dst: Path, subtype: str | None = None,
+                     overwrite: bool = False) -> EnhanceReport:
         """Enhance ``src`` into ``dst`` like :meth:`Enhancer.enhance_file`."""
-        return stream_file(self.stream, src, dst, self.block_seconds, subtype)
+        return stream_file(self.stream, src, dst, self.block_seconds, subtype, overwrite)

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from segan_cli.core.files import atomic_path
 from segan_cli.core.inference import GeneratorBundle
+from segan_cli.core.output_guard import guarded_file
 from segan_cli.errors import CheckpointError
 
 META_KEY = "segan.json"
@@ -55,8 +55,12 @@ def metadata(bundle: GeneratorBundle) -> dict:
             "arch": bundle.arch, "version": bundle.version}
 
 
-def export_torchscript(bundle: GeneratorBundle, out: Path) -> Path:
-    """Trace the inference generator to a TorchScript file with embedded metadata."""
+def export_torchscript(bundle: GeneratorBundle, out: Path, overwrite: bool = False) -> Path:
+    """Trace the inference generator to a TorchScript file with embedded metadata.
+
+    The file goes through the output guard; it is saved through a Python file object
+    because torch's own file writer aborts the process on a full disk.
+    """
     wrapper = InferenceGenerator(bundle).cpu().eval()
     window = bundle.settings.data.window
     example = torch.randn(2, 1, window) * 0.1
@@ -64,13 +68,16 @@ def export_torchscript(bundle: GeneratorBundle, out: Path) -> Path:
         # shape checks in the generator are constants for a fixed window: expected
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(wrapper, example, check_trace=False)
-    with atomic_path(Path(out)) as tmp:
-        torch.jit.save(traced, str(tmp),
-                       _extra_files={META_KEY: json.dumps(metadata(bundle))})
+    with guarded_file(out, overwrite, inputs=_inputs(bundle)) as fh:
+        torch.jit.save(traced, fh, _extra_files={META_KEY: json.dumps(metadata(bundle))})
     return Path(out)
 
 
-def export_onnx(bundle: GeneratorBundle, out: Path) -> Path:
+def _inputs(bundle: GeneratorBundle) -> tuple[Path, ...]:
+    return (bundle.path,) if bundle.path is not None else ()
+
+
+def export_onnx(bundle: GeneratorBundle, out: Path, overwrite: bool = False) -> Path:
     """Export to ONNX (needs the optional ``onnx`` package) with a dynamic batch axis."""
     try:
         import onnx  # noqa: F401
@@ -79,9 +86,10 @@ def export_onnx(bundle: GeneratorBundle, out: Path) -> Path:
                               "pip install 'segan-cli[onnx]'") from exc
     wrapper = InferenceGenerator(bundle).cpu().eval()
     example = torch.randn(1, 1, bundle.settings.data.window) * 0.1
-    with atomic_path(Path(out)) as tmp, warnings.catch_warnings():
+    with guarded_file(out, overwrite, inputs=_inputs(bundle)) as fh, \
+            warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        torch.onnx.export(wrapper, (example,), str(tmp), input_names=["noisy"],
+        torch.onnx.export(wrapper, (example,), fh, input_names=["noisy"],
                           output_names=["enhanced"], dynamic_axes={"noisy": {0: "batch"},
                                                                    "enhanced": {0: "batch"}},
                           dynamo=False)

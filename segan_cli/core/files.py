@@ -1,43 +1,30 @@
-"""Atomic file writes: write under a temporary name in the same folder, then rename.
+"""Atomic writes of the files a command owns (manifests, caches, run state).
 
-An interrupted run therefore never leaves a half-written file under its final name.
+A thin layer over :mod:`segan_cli.core.output_guard`: the content goes to a temporary
+name in the same folder and is published only when complete, so an interrupted run
+never leaves a half-written file under its final name, and a write fault is one
+:class:`~segan_cli.core.output_guard.OutputError` naming the file. These files belong
+to the command (it rewrites them on every run), so ``overwrite`` defaults to True;
+outputs the user named pass the user's ``--overwrite`` instead.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from segan_cli.core.output_guard import guarded_output, write_bytes
+
 
 @contextlib.contextmanager
-def atomic_path(final: Path, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``final``; rename it over ``final`` on success."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.name}.", suffix=suffix or (".tmp" + final.suffix), dir=final.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
-    try:
+def atomic_path(final: Path, suffix: str | None = None, overwrite: bool = True
+                ) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; publish it as ``final`` on success."""
+    with guarded_output(final, overwrite, suffix) as tmp:
         yield tmp
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a small text file atomically."""
-    with atomic_path(Path(path)) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+def write_text_atomic(path: Path, text: str, overwrite: bool = True) -> None:
+    """Write a small text file atomically (UTF-8)."""
+    write_bytes(path, text.encode("utf-8"), overwrite)

@@ -8,6 +8,8 @@ and builds only the generator.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 from segan_cli.core.models import GeneratorBase, SignalTransform, build_generator
+from segan_cli.core.models.transforms import STAT_KEYS
 from segan_cli.errors import CheckpointError, SettingsError
 from segan_cli.settings import Settings, validate_settings
 
@@ -106,20 +109,68 @@ def _generator_for(settings: Settings, state: dict[str, Any], path: Path) -> Gen
     return gen
 
 
+_DIVERGED = ("the checkpoint is damaged or its training diverged; use an earlier "
+             "checkpoint of the run")
+
+
+def check_weights(state: Mapping[str, Any], path: Path) -> None:
+    """Refuse NaN/Inf weights: such a model writes full-scale noise as if it were audio."""
+    for name, value in state.items():
+        if torch.is_tensor(value) and value.is_floating_point():
+            finite = torch.isfinite(value)
+            if not bool(finite.all()):
+                raise CheckpointError(f"{path}: tensor {name} holds "
+                                      f"{int((~finite).sum())} NaN/Inf values", _DIVERGED)
+
+
+def check_stats(stats: Any, settings: Settings, path: Path) -> dict[str, float]:
+    """The corpus statistics as floats: finite, with positive deviations for a z-score
+    model (which divides by them), or a CheckpointError naming the bad one."""
+    if stats is None:
+        stats = {}
+    if not isinstance(stats, Mapping):
+        raise CheckpointError(f"{path}: corpus statistics are not a mapping", _DIVERGED)
+    out: dict[str, float] = {}
+    for key, value in stats.items():
+        try:
+            out[str(key)] = number = float(value)
+        except (TypeError, ValueError):
+            raise CheckpointError(f"{path}: corpus statistic {key} is not a number "
+                                  f"({value!r})", _DIVERGED) from None
+        if not math.isfinite(number):
+            raise CheckpointError(f"{path}: corpus statistic {key} is {number}", _DIVERGED)
+    if settings.model.input_norm == "zscore":
+        missing = [k for k in STAT_KEYS if k not in out]
+        if missing:
+            raise CheckpointError(f"{path}: a z-score model without the corpus statistics "
+                                  f"{', '.join(missing)}", _DIVERGED)
+        for key in ("noisy_std", "clean_std"):
+            if out[key] <= 0:
+                raise CheckpointError(f"{path}: corpus statistic {key} is {out[key]}, "
+                                      "not positive", _DIVERGED)
+    return out
+
+
 def load_bundle(path: Path, device: str | torch.device = "cpu",
                 expect_arch: str | None = None) -> GeneratorBundle:
-    """The generator of a training checkpoint, in eval mode on ``device``."""
+    """The generator of a training checkpoint, in eval mode on ``device``.
+
+    Refused when its settings, weights or corpus statistics could not enhance
+    anything (bounds, NaN/Inf, non-positive deviations), naming the bad entry.
+    """
     ckpt = read_checkpoint(path)
     settings = checkpoint_settings(ckpt, path, expect_arch)
     hp = ckpt["hyper_parameters"]
+    stats = check_stats(hp.get("stats"), settings, path)
     weights = ckpt["state_dict"]
     # the EMA weights, when the run kept them, are the ones validation chose
     prefix = EMA_PREFIX if any(k.startswith(EMA_PREFIX) for k in weights) else GENERATOR_PREFIX
     state = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+    check_weights(state, path)
     gen = _generator_for(settings, state, path)
     gen.eval().to(pick_device(device) if isinstance(device, str) else device)
     package = ckpt.get("segan_package")
-    return GeneratorBundle(gen, settings, dict(hp.get("stats") or {}),
+    return GeneratorBundle(gen, settings, stats,
                            str(hp.get("version", "unknown")), Path(path),
                            ckpt.get("global_step"),
                            dict(package) if isinstance(package, dict) else None)

@@ -20,14 +20,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from segan_cli.core.files import atomic_path
 from segan_cli.core.inference import (
     EMA_PREFIX,
     GENERATOR_PREFIX,
+    check_weights,
     checkpoint_settings,
     read_checkpoint,
 )
-from segan_cli.errors import CheckpointError, SeganError
+from segan_cli.core.output_guard import check_output, guarded_file
+from segan_cli.errors import CheckpointError
 
 PACKAGE_KEY = "segan_package"
 STORE_DTYPE = torch.float16
@@ -121,11 +122,11 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
     model's output differs from the checkpoint's by more than ``tolerance``.
     """
     src, out = Path(src), Path(out)
-    if out.exists() and not overwrite:
-        raise SeganError(f"output exists: {out}", "pass --overwrite to replace it")
+    check_output(out, overwrite, [src])  # before the work; published without clobbering
     ckpt = read_checkpoint(src)
     settings = checkpoint_settings(ckpt, src)
     weights, which = inference_weights(ckpt["state_dict"])
+    check_weights(weights, src)
     half, kept32 = to_half(weights)
     global_step = int(ckpt.get("global_step") or 0)
     step = global_step // OPTIMIZER_STEPS_PER_BATCH
@@ -147,8 +148,9 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
     x = check_signal(rate)
     if signal is not None:
         x, rate = np.asarray(signal, np.float32), signal_rate or rate
-    with atomic_path(out) as tmp:
-        torch.save(package, tmp)
+    with guarded_file(out, overwrite, inputs=[src]) as fh:
+        torch.save(package, fh)  # a file object: torch's own writer hides a full disk
+        tmp = fh.path
         diff = float(np.max(np.abs(_enhance(tmp, x, rate) - _enhance(src, x, rate))))
         if not diff <= tolerance:
             raise CheckpointError(

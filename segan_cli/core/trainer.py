@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -23,10 +22,12 @@ import numpy as np
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from segan_cli.core.checkpoint_io import GuardedCheckpointIO
 from segan_cli.core.data.datamodule import SeganDataModule
 from segan_cli.core.enhance import Enhancer
-from segan_cli.core.files import write_text_atomic
+from segan_cli.core.files import atomic_path, write_text_atomic
 from segan_cli.core.inference import GeneratorModel, checkpoint_settings, read_checkpoint
+from segan_cli.core.output_guard import fault, output_error
 from segan_cli.core.training import SeganGAN
 from segan_cli.core.warm_start import load_init_weights, model_differences, read_init_source
 from segan_cli.errors import CheckpointError, SeganError
@@ -114,7 +115,8 @@ class LastCheckpoint(Callback):
 
     Lightning's ``save_last`` only refreshes it when a new best is saved, which would
     make ``--resume`` go back to the last improvement; this writes it every time,
-    under a temporary name first.
+    through :class:`~segan_cli.core.checkpoint_io.GuardedCheckpointIO` (complete or
+    not at all; a full disk is an OutputError naming the file).
     """
 
     def __init__(self, path: Path) -> None:
@@ -124,11 +126,12 @@ class LastCheckpoint(Callback):
     def _save(self, trainer: L.Trainer) -> None:
         if trainer.sanity_checking or trainer.global_step == self._saved_step:
             return
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        trainer.save_checkpoint(tmp)
-        trainer.strategy.barrier()
-        if trainer.is_global_zero:
-            os.replace(tmp, self.path)
+        try:
+            trainer.save_checkpoint(self.path)
+        except OSError as exc:  # a writer other than the guarded one (a custom strategy)
+            if fault(exc) is None:
+                raise
+            raise output_error(exc, self.path) from exc
         self._saved_step = trainer.global_step
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -260,13 +263,14 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
         **_trainer_kwargs(settings), default_root_dir=run_dir, logger=loggers,
         callbacks=[StepSeeding(settings.train.seed), ValidationScoring(dm), checkpoint,
                    LastCheckpoint(run_dir / CKPT_DIR / LAST), throughput,
-                   *(callbacks or [])],
+                   *(callbacks or [])], plugins=[GuardedCheckpointIO()],
         enable_progress_bar=enable_progress_bar, enable_model_summary=False)
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     last = run_dir / CKPT_DIR / LAST
     if trainer.is_global_zero and best is not None and best.is_file():
-        shutil.copyfile(best, run_dir / BEST)
+        with atomic_path(run_dir / BEST) as tmp:  # the run's own file: replaced
+            shutil.copyfile(best, tmp)
     scores = {f"{k} (last validation)": float(v)
               for k, v in sorted(trainer.callback_metrics.items()) if k.startswith("val_")}
     if checkpoint.best_model_score is not None:

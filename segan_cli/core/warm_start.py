@@ -18,6 +18,7 @@ import torch
 from segan_cli.core.inference import (
     EMA_PREFIX,
     GENERATOR_PREFIX,
+    check_weights,
     checkpoint_settings,
     read_checkpoint,
 )
@@ -61,6 +62,7 @@ def read_init_source(path: Path, settings: Settings) -> dict[str, Any]:
         raise CheckpointError(
             f"--init-from {path} was trained with other model settings ({', '.join(changed)})",
             "leave out --config to take the source's model settings, or make them match")
+    check_weights(ckpt["state_dict"], path)  # NaN weights would only train into NaN
     return ckpt
 
 

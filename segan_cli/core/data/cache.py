@@ -23,6 +23,7 @@ from segan_cli.core.audio import read_audio, to_mono
 from segan_cli.core.data.manifest import Utterance
 from segan_cli.core.data.windows import window_offsets
 from segan_cli.core.files import atomic_path
+from segan_cli.core.output_guard import preallocate
 from segan_cli.errors import CorpusError
 
 CACHE_DIR = "cache"
@@ -47,6 +48,8 @@ def build_split_cache(
             atomic_path(paths["noisy"], ".tmp.npy") as tn:
         clean = np.lib.format.open_memmap(tc, mode="w+", dtype=np.float32, shape=(total,))
         noisy = np.lib.format.open_memmap(tn, mode="w+", dtype=np.float32, shape=(total,))
+        for tmp in (tc, tn):  # a full disk fails here, not as SIGBUS on a mapped page
+            preallocate(tmp, tmp.stat().st_size)
         pos = 0
         for i, utt in enumerate(utts):
             c = to_mono(read_audio(Path(root) / utt.clean)[0])

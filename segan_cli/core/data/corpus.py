@@ -49,6 +49,7 @@ class CorpusBuilder:
         self.sample_rate = int(sample_rate)
         if self.root.exists() and not self.root.is_dir():
             raise CorpusError(f"output path exists and is not a folder: {self.root}")
+        self._refuse_foreign()
         if (self.root / MANIFEST_NAME).is_file():
             if not force:
                 raise CorpusExistsError(
@@ -67,6 +68,20 @@ class CorpusBuilder:
         if not progress.is_file():
             progress.write_text(json.dumps({"sample_rate": self.sample_rate}) + "\n",
                                 encoding="utf-8")
+
+    def _refuse_foreign(self) -> None:
+        """A folder holding train/, valid/, test/ or cache/ but neither a manifest nor a
+        progress file is not a corpus of ours: writing (or, with --force, deleting)
+        those folders would destroy someone's files."""
+        if not self.root.is_dir() or (self.root / MANIFEST_NAME).is_file() \
+                or (self.root / PROGRESS_NAME).is_file():
+            return
+        clash = [name for name in (*SPLITS, CACHE_DIR) if (self.root / name).exists()]
+        if clash:
+            raise CorpusError(
+                f"{self.root} holds {', '.join(f'{n}/' for n in clash)} but no segan corpus "
+                "(no manifest.json or progress.jsonl); prepare would write into them",
+                "choose a new or empty --out folder")
 
     def _load_progress(self, progress: Path) -> None:
         lines = progress.read_text(encoding="utf-8").splitlines()

@@ -103,14 +103,14 @@ def corpus_summary(root: Path, manifest: Manifest) -> dict[str, Any]:
     }
 
 
-def plot_summary(root: Path, manifest: Manifest, out: Path) -> None:
-    """Write duration and SNR histograms per split to a PNG file."""
+def plot_summary(root: Path, manifest: Manifest, out: Path, overwrite: bool = False) -> None:
+    """Write duration and SNR histograms per split to a PNG file (through the guard)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from segan_cli.core.files import atomic_path
+    from segan_cli.core.output_guard import guarded_file
 
     splits = [s for s in manifest.splits if manifest.splits[s]]
     fig, axes = plt.subplots(2, max(len(splits), 1), figsize=(4 * max(len(splits), 1), 6),
@@ -124,6 +124,8 @@ def plot_summary(root: Path, manifest: Manifest, out: Path) -> None:
         axes[1][col].set_title(f"{split}: SNR (dB)")
     fig.suptitle(f"{manifest.name} ({root})")
     fig.tight_layout()
-    with atomic_path(Path(out), ".tmp.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    try:
+        with guarded_file(out, overwrite, ".tmp.png") as fh:
+            fig.savefig(fh, format="png", dpi=100)
+    finally:
+        plt.close(fig)

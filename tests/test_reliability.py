@@ -1,0 +1,501 @@
+"""Nothing lost, nothing escapes: the output guard, refusal of garbage models, OS faults.
+
+Table-driven: every command that writes a file is one row of ``WRITERS``; each row is
+checked for refusing an existing target (as given, through ``..`` and through a
+symlink), for a full disk (a real tiny tmpfs when the tests run as root and may
+mount, an injected ENOSPC always) and for leaving nothing partial behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from segan_cli.core import batch_enhance, output_guard
+from segan_cli.core.enhance import Enhancer, ModelOutputError
+from segan_cli.core.output_guard import OutputExistsError, guarded_output, publish
+from segan_cli.core.training import SeganGAN
+from segan_cli.errors import CheckpointError
+from segan_cli.settings import load_settings
+from tests.conftest import VOICEBANK_SAMPLE, Cli, need_shared
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+PRECIOUS = b"the only copy of a recording"
+STATS = {"noisy_mean": 0.001, "noisy_std": 0.1, "clean_mean": -0.001, "clean_std": 0.08}
+NAMES = ("p232_005", "p232_006", "p257_008")  # real VoiceBank pairs; p257 validates
+
+
+@dataclass
+class Env:
+    """Inputs shared by the rows: real audio, a corpus and tiny checkpoints."""
+
+    root: Path
+    wav: Path
+    clean: Path
+    noisy: Path
+    corpus: Path
+    ckpt: Path
+
+
+def _tiny_checkpoint(path: Path, arch: str = "segan", stats: dict | None = None,
+                     edit: Callable[[dict], None] | None = None) -> Path:
+    """A real (untrained) checkpoint in the training format, optionally edited."""
+    settings = load_settings(CONFIGS / "tiny.yaml", ["data.window=1024", "data.hop=512"],
+                             arch=arch)
+    torch.manual_seed(0)
+    module = SeganGAN(settings, stats)
+    module.set_reference_batch(torch.randn(2, 1, 1024) * 0.1, torch.randn(2, 1, 1024) * 0.1)
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+            "global_step": 0}
+    if edit is not None:
+        edit(ckpt)
+    torch.save(ckpt, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> Env:
+    from segan_cli.core.data.sources.pairs import prepare_pairs
+
+    sample = need_shared(VOICEBANK_SAMPLE)
+    root = tmp_path_factory.mktemp("reliability")
+    for kind in ("clean", "noisy"):
+        (root / kind).mkdir()
+        for name in NAMES:  # 1.5 s of each keeps scoring and enhancing quick
+            x, sr = sf.read(sample / kind / f"{name}.wav", dtype="float32")
+            sf.write(root / kind / f"{name}.wav", x[:24000], sr)
+    prepare_pairs(root / "clean", root / "noisy", root / "corpus", valid_speakers=["p257"])
+    return Env(root, root / "noisy" / f"{NAMES[0]}.wav", root / "clean", root / "noisy",
+               root / "corpus", _tiny_checkpoint(root / "tiny.ckpt"))
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A command writing one file: its name, the file's extension and its arguments."""
+
+    name: str
+    ext: str
+    args: Callable[[Env, Path], list]
+
+
+# A new command that writes a file joins every check below with one line here.
+WRITERS = [
+    Writer("enhance", ".wav", lambda e, t: ["enhance", e.wav, t, "--ckpt", e.ckpt]),
+    Writer("enhance-flac", ".flac", lambda e, t: ["enhance", e.wav, t, "--ckpt", e.ckpt]),
+    Writer("enhance-wiener", ".wav", lambda e, t: ["enhance", e.wav, t, "--method", "wiener"]),
+    Writer("export", ".pt", lambda e, t: ["export", "--ckpt", e.ckpt, "--out", t]),
+    Writer("export-onnx", ".onnx", lambda e, t: [
+        "export", "--ckpt", e.ckpt, "--out", Path(tempfile.mkdtemp(dir=e.root)) / "g.pt",
+        "--onnx", t]),
+    Writer("evaluate-json", ".json", lambda e, t: [
+        "evaluate", "--clean", e.clean, "--enhanced", e.noisy, "--workers", "1", "--json", t]),
+    Writer("evaluate-csv", ".csv", lambda e, t: [
+        "evaluate", "--clean", e.clean, "--enhanced", e.noisy, "--workers", "1", "--csv", t]),
+    Writer("stats-plot", ".png", lambda e, t: ["stats", e.corpus, "--plot", t]),
+]
+IDS = [w.name for w in WRITERS]
+
+
+def _one_line(result) -> str:
+    """The run's error, asserted to be one line, the last, with no traceback (progress
+    bars drawn before it are fine)."""
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    errors = [ln for ln in lines if "error" in ln.lower() or "failed" in ln.lower()]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    assert errors[0].startswith("error:"), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    return errors[0]
+
+
+def _no_temporaries(folder: Path) -> None:
+    assert not [p for p in folder.rglob(".*") if ".tmp" in p.name], list(folder.rglob("*"))
+
+
+# -- 1. nothing existing is replaced silently ----------------------------------------
+
+
+@pytest.mark.parametrize("spelling", ["plain", "dotdot", "symlink"])
+@pytest.mark.parametrize("writer", WRITERS, ids=IDS)
+def test_existing_target_is_refused(cli: Cli, env: Env, tmp_path: Path, writer: Writer,
+                                    spelling: str) -> None:
+    victim = tmp_path / f"victim{writer.ext}"
+    victim.write_bytes(PRECIOUS)
+    given = {"plain": victim, "dotdot": tmp_path / "nodir" / ".." / victim.name,
+             "symlink": tmp_path / f"link{writer.ext}"}[spelling]
+    if spelling == "symlink":
+        given.symlink_to(victim)
+    line = _one_line(cli(*writer.args(env, given), code=2))
+    assert "exists" in line and "--overwrite" in line and victim.name in line
+    assert victim.read_bytes() == PRECIOUS
+    assert not (tmp_path / "nodir").exists()
+    _no_temporaries(tmp_path)
+
+
+def test_overwrite_replaces_and_plain_run_writes(cli: Cli, env: Env, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.json"
+    victim.write_bytes(PRECIOUS)
+    cli(*WRITERS[IDS.index("evaluate-json")].args(env, victim), "--overwrite")
+    assert victim.read_bytes().startswith(b"{")
+    cli("stats", env.corpus, "--plot", tmp_path / "new.png")
+    assert (tmp_path / "new.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("name,command", [
+    ("in.wav", lambda e, t: ["enhance", t, t, "--ckpt", e.ckpt, "--overwrite"]),
+    ("in.wav", lambda e, t: ["enhance", t, t.parent / "x" / ".." / t.name, "--method",
+                             "wiener", "--overwrite"]),
+    ("in.ckpt", lambda e, t: ["export", "--ckpt", t, "--out", t, "--overwrite"]),
+    ("in.ckpt", lambda e, t: ["export", "--ckpt", t, "--out", t.parent / "." / t.name,
+                              "--overwrite"]),
+    ("in.ckpt", lambda e, t: ["evaluate", "--data", e.corpus, "--ckpt", t, "--json", t,
+                              "--overwrite"]),
+], ids=["enhance", "enhance-dotdot", "export", "export-dot", "evaluate-json"])
+def test_an_input_is_never_an_output(cli: Cli, env: Env, tmp_path: Path, name: str,
+                                     command) -> None:
+    target = tmp_path / name
+    target.write_bytes((env.ckpt if name.endswith(".ckpt") else env.wav).read_bytes())
+    before = target.read_bytes()
+    line = _one_line(cli(*command(env, target), code=2))
+    assert "input" in line
+    assert target.read_bytes() == before
+
+
+def test_folder_into_itself_is_refused_even_with_overwrite(cli: Cli, env: Env,
+                                                           tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.wav").write_bytes(env.wav.read_bytes())
+    line = _one_line(cli("enhance", src, "--out", tmp_path / "src" / ".." / "src",
+                         "--method", "wiener", "--overwrite", code=2))
+    assert "input folder" in line
+    assert (src / "a.wav").read_bytes() == env.wav.read_bytes()
+
+
+@pytest.mark.parametrize("pattern", ["../victim/*.wav", "sub/../../victim/*.wav", "/{abs}/*.wav"])
+def test_glob_cannot_climb_out_of_the_input_folder(cli: Cli, env: Env, tmp_path: Path,
+                                                   pattern: str) -> None:
+    src, out, victim = tmp_path / "src", tmp_path / "out", tmp_path / "victim"
+    (src / "sub").mkdir(parents=True)
+    victim.mkdir()
+    (src / "a.wav").write_bytes(env.wav.read_bytes())
+    (victim / "v.wav").write_bytes(PRECIOUS)
+    pattern = pattern.format(abs=str(victim).strip("/"))
+    line = _one_line(cli("enhance", src, "--out", out, "--glob", pattern,
+                         "--method", "wiener", "--overwrite", code=2))
+    assert "--glob" in line
+    assert (victim / "v.wav").read_bytes() == PRECIOUS
+    assert not out.exists()
+
+
+def test_outputs_cannot_escape_the_output_folder_through_a_symlink(cli: Cli, env: Env,
+                                                                    tmp_path: Path) -> None:
+    src, out, victim = tmp_path / "src", tmp_path / "out", tmp_path / "victim"
+    (src / "sub").mkdir(parents=True)
+    out.mkdir()
+    victim.mkdir()
+    (src / "sub" / "v.wav").write_bytes(env.wav.read_bytes())
+    (victim / "v.wav").write_bytes(PRECIOUS)
+    (out / "sub").symlink_to(victim)
+    line = _one_line(cli("enhance", src, "--out", out, "--method", "wiener", "--overwrite",
+                         code=2))
+    assert "outside" in line
+    assert (victim / "v.wav").read_bytes() == PRECIOUS
+
+
+# -- concurrent runs: exactly one publishes, the other reports the file ---------------
+
+
+@pytest.fixture(params=["link", "renameat2", "exclusive"])
+def publish_mode(request, monkeypatch) -> str:
+    """The publish step as on a normal file system, one without hard links, and one
+    without hard links nor renameat2."""
+    if request.param != "link":
+        def no_links(*args, **kwargs):
+            raise OSError(errno.EPERM, "hard links not supported")
+
+        monkeypatch.setattr(output_guard.os, "link", no_links)
+    if request.param == "exclusive":
+        class NoLibc:
+            def __init__(self, *args, **kwargs) -> None:
+                pass
+
+            def __getattr__(self, name: str):
+                raise AttributeError(name)
+
+        monkeypatch.setattr(output_guard.ctypes, "CDLL", NoLibc)
+    return request.param
+
+
+def _race(tmps: list[Path], final: Path) -> list[str]:
+    """Publish two finished temporaries to one name at the same moment."""
+    barrier = threading.Barrier(len(tmps))
+    results = [""] * len(tmps)
+
+    def one(i: int) -> None:
+        barrier.wait()
+        try:
+            publish(tmps[i], final)
+            results[i] = "won"
+        except OutputExistsError as exc:
+            results[i] = str(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(tmps))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_concurrent_publish_has_one_winner(tmp_path: Path, publish_mode: str) -> None:
+    for round_ in range(20):
+        final = tmp_path / f"out{round_}.wav"
+        tmps = [tmp_path / f".t{round_}.{i}" for i in range(2)]
+        for i, tmp in enumerate(tmps):
+            tmp.write_bytes(bytes([i]) * 4096)
+        results = _race(tmps, final)
+        assert results.count("won") == 1, results
+        winner = results.index("won")
+        loser = results[1 - winner]
+        assert "exists" in loser and "meanwhile" in loser
+        assert final.read_bytes() == bytes([winner]) * 4096
+
+
+def test_two_processes_publish_one_name(tmp_path: Path) -> None:
+    code = ("import sys; from segan_cli.core.output_guard import write_bytes, "
+            "OutputExistsError\n"
+            "try:\n    write_bytes(sys.argv[1], sys.argv[2].encode() * 100000)\n"
+            "except OutputExistsError:\n    sys.exit(3)\n")
+    final = tmp_path / "same.bin"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(final), tag],
+                              cwd=Path(__file__).resolve().parents[1]) for tag in "ab"]
+    codes = sorted(p.wait() for p in procs)
+    assert codes == [0, 3]
+    data = final.read_bytes()
+    assert data in (b"a" * 100000, b"b" * 100000)
+    _no_temporaries(tmp_path)
+
+
+def test_a_file_appearing_during_the_work_is_not_replaced(tmp_path: Path) -> None:
+    final = tmp_path / "o.json"
+    with pytest.raises(OutputExistsError, match="meanwhile"):
+        with guarded_output(final) as tmp:
+            tmp.write_bytes(b"late")
+            final.write_bytes(PRECIOUS)  # another run published first
+    assert final.read_bytes() == PRECIOUS
+    assert list(tmp_path.iterdir()) == [final]
+
+
+def test_second_folder_run_does_not_replace_the_first(env: Env, tmp_path: Path) -> None:
+    """Both runs planned before either wrote: the one that publishes second loses."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}.wav").write_bytes(env.wav.read_bytes())
+    jobs, skipped = batch_enhance.plan(src, out, "*.wav")
+    assert len(jobs) == 3 and not skipped
+    out.mkdir()
+    (out / "f1.wav").write_bytes(PRECIOUS)  # the other run finished this one meanwhile
+    outcomes = list(batch_enhance.run(jobs, batch_enhance.wiener_enhancer))
+    errors = {o.job.dst.name: o.error for o in outcomes if o.error}
+    assert list(errors) == ["f1.wav"] and "exists" in errors["f1.wav"]
+    assert (out / "f1.wav").read_bytes() == PRECIOUS
+    assert sf.info(out / "f0.wav").frames == sf.info(env.wav).frames
+    _no_temporaries(out)
+
+
+# -- 2. a model that produces garbage is refused --------------------------------------
+
+
+def _nan_weight(ckpt: dict) -> None:
+    key = next(k for k in ckpt["state_dict"] if k.startswith("generator.")
+               and ckpt["state_dict"][k].is_floating_point())
+    ckpt["state_dict"][key] = ckpt["state_dict"][key].clone()
+    ckpt["state_dict"][key].view(-1)[3] = float("nan")
+
+
+def _stat(key: str, value: float) -> Callable[[dict], None]:
+    def edit(ckpt: dict) -> None:
+        ckpt["hyper_parameters"]["stats"] = {**STATS, key: value}
+    return edit
+
+
+@pytest.mark.parametrize("arch,edit,expect", [
+    ("segan", _nan_weight, "NaN/Inf values"),
+    ("adv", _stat("noisy_std", float("nan")), "noisy_std is nan"),
+    ("adv", _stat("clean_mean", float("inf")), "clean_mean is inf"),
+    ("adv", _stat("clean_std", 0.0), "not positive"),
+], ids=["nan-weight", "nan-std", "inf-mean", "zero-std"])
+@pytest.mark.parametrize("command", ["enhance", "export"])
+def test_non_finite_checkpoint_is_refused(cli: Cli, env: Env, tmp_path: Path, arch: str,
+                                          edit, expect: str, command: str) -> None:
+    bad = _tiny_checkpoint(tmp_path / "bad.ckpt", arch, STATS, edit)
+    out = tmp_path / ("o.wav" if command == "enhance" else "o.pt")
+    args = (["enhance", env.wav, out, "--ckpt", bad] if command == "enhance"
+            else ["export", "--ckpt", bad, "--out", out])
+    line = _one_line(cli(*args, code=2))
+    assert expect in line and "bad.ckpt" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ckpt"]
+
+
+def test_nan_source_is_not_packaged(tmp_path: Path) -> None:
+    from segan_cli.core.package_model import package_checkpoint
+
+    bad = _tiny_checkpoint(tmp_path / "bad.ckpt", edit=_nan_weight)
+    with pytest.raises(CheckpointError, match="NaN"):
+        package_checkpoint(bad, tmp_path / "default.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ckpt"]
+
+
+class _DivergingModel:
+    """A window model that starts emitting NaN after a few batches (mid-file)."""
+
+    sample_rate, window, preemphasis = 16000, 1024, 0.0
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return batch * (np.nan if self.calls > 3 else 0.5)
+
+
+def test_model_emitting_nan_mid_file_writes_nothing(env: Env, tmp_path: Path) -> None:
+    enhancer = Enhancer(_DivergingModel(), batch_size=2, block_seconds=0.25)
+    with pytest.raises(ModelOutputError, match=f"enhancing {env.wav}.*NaN"):
+        enhancer.enhance_file(env.wav, tmp_path / "o.wav")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- 4. operating-system faults are one clear line ------------------------------------
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a tiny tmpfs filled to the last byte (root and mount needed)."""
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a real full disk needs root to mount a tmpfs; the injected ENOSPC "
+                    "cases cover this path")
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()}); the injected "
+                    "ENOSPC cases cover this path")
+    try:
+        with open(mnt / "filler", "wb", buffering=0) as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * 4096)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.fixture
+def injected_enospc(tmp_path: Path, monkeypatch) -> Path:
+    """Every guarded write under the returned folder stores a few bytes, then fails
+    with ENOSPC, as on a disk that fills up."""
+    folder = tmp_path / "injected"
+    folder.mkdir()
+    real = output_guard.OutputFile.write
+
+    def write(self, data) -> int:
+        if folder in self.path.parents:
+            real(self, bytes(memoryview(data).cast("B")[:16]))
+            self.error = self.error or OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return 0
+        return real(self, data)
+
+    monkeypatch.setattr(output_guard.OutputFile, "write", write)
+    return folder
+
+
+@pytest.mark.parametrize("disk", ["injected", "tmpfs"])
+@pytest.mark.parametrize("writer", WRITERS, ids=IDS)
+def test_full_disk_is_one_line_naming_the_output(cli: Cli, env: Env, request, writer: Writer,
+                                                 disk: str) -> None:
+    folder = request.getfixturevalue("full_disk" if disk == "tmpfs" else "injected_enospc")
+    before = sorted(p.name for p in folder.iterdir())
+    target = folder / f"result{writer.ext}"
+    line = _one_line(cli(*writer.args(env, target), code=2))
+    assert str(target) in line and "no space left" in line
+    assert "decode" not in line and str(env.wav) not in line  # the input is not blamed
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing partial stays
+
+
+@pytest.mark.parametrize("disk", ["injected", "tmpfs"])
+def test_prepare_on_a_full_disk_leaves_only_complete_files(cli: Cli, env: Env, request,
+                                                           disk: str) -> None:
+    folder = request.getfixturevalue("full_disk" if disk == "tmpfs" else "injected_enospc")
+    out = folder / "corpus"
+    line = _one_line(cli("prepare", "pairs", "--clean", env.clean, "--noisy", env.noisy,
+                         "--out", out, "--valid-speakers", "p257", code=2))
+    assert str(out) in line and "no space left" in line
+    _no_temporaries(folder)
+    for wav in out.rglob("*.wav"):  # whatever is visible is whole
+        assert sf.info(wav).frames > 0
+
+
+def test_prepare_refuses_a_folder_that_is_not_a_corpus(cli: Cli, env: Env,
+                                                        tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    (out / "train").mkdir(parents=True)
+    (out / "train" / "keep.wav").write_bytes(PRECIOUS)
+    line = _one_line(cli("prepare", "pairs", "--clean", env.clean, "--noisy", env.noisy,
+                         "--out", out, "--valid-speakers", "p257", "--force", code=2))
+    assert "no segan corpus" in line and "train/" in line
+    assert (out / "train" / "keep.wav").read_bytes() == PRECIOUS
+
+
+def test_read_only_folder_is_one_line(cli: Cli, env: Env, tmp_path: Path,
+                                      monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), args[0] if args else None)
+
+    monkeypatch.setattr(output_guard.tempfile, "mkstemp",
+                        lambda *a, **k: refuse(k.get("dir")))
+    target = tmp_path / "o.wav"
+    line = _one_line(cli("enhance", env.wav, target, "--method", "wiener", code=2))
+    assert "read-only" in line and str(target) in line
+    assert not target.exists()
+
+
+def test_train_checkpoint_write_fault_is_one_line(cli: Cli, env: Env, tmp_path: Path,
+                                                  monkeypatch) -> None:
+    """Lightning saves inside its own loop: the fault still ends as one line, no
+    partial checkpoint."""
+    real = output_guard.OutputFile.write
+
+    def write(self, data) -> int:
+        if self.path.name.startswith(".last.ckpt"):
+            self.error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return 0
+        return real(self, data)
+
+    monkeypatch.setattr(output_guard.OutputFile, "write", write)
+    run = tmp_path / "run"
+    line = _one_line(cli("train", "--data", env.corpus, "--out", run, "--config",
+                         CONFIGS / "tiny.yaml", "--set", "data.window=1024", "--set",
+                         "data.hop=512", "--batch-size", "2", "--max-steps", "1",
+                         "--set", "train.val_utterances=1", code=2))
+    assert "last.ckpt" in line and "no space left" in line
+    assert not (run / "checkpoints" / "last.ckpt").exists()
+    _no_temporaries(run)
