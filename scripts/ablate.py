@@ -187,6 +187,8 @@ def main() -> int:
     if unknown:
         print(f"unknown variant(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
+    from segan_cli.core.files import write_text_atomic
+
     args.out.mkdir(parents=True, exist_ok=True)
     store = args.out / "ablation.json"
     done = json.loads(store.read_text()) if store.is_file() else {}
@@ -194,10 +196,8 @@ def main() -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    def save() -> None:
-        tmp = store.with_suffix(".tmp")
-        tmp.write_text(json.dumps(done, indent=2))
-        tmp.replace(store)
+    def save() -> None:  # the script's own report: rewritten, atomically
+        write_text_atomic(store, json.dumps(done, indent=2))
 
     if "noisy (input)" not in done:
         done["noisy (input)"] = noisy_row(args)
@@ -212,7 +212,7 @@ def main() -> int:
         log(f"[{name}] {done[name]}")
     rows = [done["noisy (input)"]] + [done[n] for n in names]
     text = table(rows, args)
-    (args.out / "ablation.md").write_text(text)
+    write_text_atomic(args.out / "ablation.md", text)
     print(text)
     return 0
 

@@ -34,6 +34,7 @@ from segan_cli.core.evaluation import (  # noqa: E402
     enhanced_system,
     score_systems,
 )
+from segan_cli.core.files import write_text_atomic  # noqa: E402
 from segan_cli.core.inference import GeneratorModel, load_bundle  # noqa: E402
 from segan_cli.weights import resolve_checkpoint  # noqa: E402
 
@@ -118,8 +119,8 @@ def main() -> int:
         lines.append("")
         print("\n".join(lines[-(len(systems) + 4):]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scores.json").write_text(json.dumps(out, indent=2))
-    (args.out / "scores.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(args.out / "scores.json", json.dumps(out, indent=2))  # own reports
+    write_text_atomic(args.out / "scores.md", "\n".join(lines) + "\n")
     return 0
 
 

@@ -8,6 +8,7 @@ mount, an injected ENOSPC always) and for leaving nothing partial behind.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import subprocess
@@ -384,20 +385,28 @@ def test_model_emitting_nan_mid_file_writes_nothing(env: Env, tmp_path: Path) ->
 # -- 4. operating-system faults are one clear line ------------------------------------
 
 
-@pytest.fixture
-def full_disk(tmp_path: Path) -> Iterator[Path]:
-    """A folder on a tiny tmpfs filled to the last byte (root and mount needed)."""
-    mnt = tmp_path / "full"
+@contextlib.contextmanager
+def _tmpfs(mnt: Path, options: str, what: str) -> Iterator[Path]:
+    """A tiny tmpfs at ``mnt`` (root and mount needed; skips with a reason otherwise)."""
     mnt.mkdir()
     if os.geteuid() != 0:
-        pytest.skip("a real full disk needs root to mount a tmpfs; the injected ENOSPC "
-                    "cases cover this path")
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+        pytest.skip(f"a real {what} needs root to mount a tmpfs; the injected cases cover "
+                    "this path")
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)],
                          capture_output=True, text=True)
     if res.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()}); the injected "
-                    "ENOSPC cases cover this path")
+                    "cases cover this path")
     try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a tiny tmpfs filled to the last byte."""
+    with _tmpfs(tmp_path / "full", "size=256k", "full disk") as mnt:
         with open(mnt / "filler", "wb", buffering=0) as fh:
             try:
                 while True:
@@ -405,8 +414,29 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.fixture
+def read_only_disk(tmp_path: Path) -> Iterator[Path]:
+    with _tmpfs(tmp_path / "ro", "ro,size=64k", "read-only file system") as mnt:
+        yield mnt
+
+
+@pytest.fixture
+def injected_erofs(tmp_path: Path, monkeypatch) -> Path:
+    """Creating a temporary file under the returned folder fails with EROFS."""
+    folder = tmp_path / "injected-ro"
+    folder.mkdir()
+    real = output_guard.tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        if Path(kwargs.get("dir", "")) == folder:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS),
+                          str(folder / f"{kwargs.get('prefix', '')}x"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(output_guard.tempfile, "mkstemp", mkstemp)
+    return folder
 
 
 @pytest.fixture
@@ -454,6 +484,26 @@ def test_prepare_on_a_full_disk_leaves_only_complete_files(cli: Cli, env: Env, r
         assert sf.info(wav).frames > 0
 
 
+@pytest.mark.parametrize("disk", ["injected", "tmpfs"])
+def test_folder_run_stops_at_a_full_disk(cli: Cli, env: Env, request, disk: str) -> None:
+    """Every later file would fail the same way: one line, exit 2, nothing partial."""
+    folder = request.getfixturevalue("full_disk" if disk == "tmpfs" else "injected_enospc")
+    out = folder / "out"
+    line = _one_line(cli("enhance", env.noisy, "--out", out, "--method", "wiener", code=2))
+    assert str(out) in line and "no space left" in line
+    assert not list(folder.rglob("*.wav"))
+    _no_temporaries(folder)
+
+
+def test_disk_faults_survive_worker_processes() -> None:
+    import pickle
+
+    error = output_guard.output_error(OSError(errno.ENOSPC, "full"), "o.wav")
+    again = pickle.loads(pickle.dumps(error))
+    assert again.errno == errno.ENOSPC and again.disk_full_or_read_only
+    assert str(again) == str(error)
+
+
 def test_prepare_refuses_a_folder_that_is_not_a_corpus(cli: Cli, env: Env,
                                                         tmp_path: Path) -> None:
     out = tmp_path / "mine"
@@ -465,17 +515,17 @@ def test_prepare_refuses_a_folder_that_is_not_a_corpus(cli: Cli, env: Env,
     assert (out / "train" / "keep.wav").read_bytes() == PRECIOUS
 
 
-def test_read_only_folder_is_one_line(cli: Cli, env: Env, tmp_path: Path,
-                                      monkeypatch) -> None:
-    def refuse(*args, **kwargs):
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS), args[0] if args else None)
-
-    monkeypatch.setattr(output_guard.tempfile, "mkstemp",
-                        lambda *a, **k: refuse(k.get("dir")))
-    target = tmp_path / "o.wav"
-    line = _one_line(cli("enhance", env.wav, target, "--method", "wiener", code=2))
+@pytest.mark.parametrize("disk", ["injected", "tmpfs"])
+@pytest.mark.parametrize("writer", [w for w in WRITERS if w.name in
+                                    ("enhance-wiener", "export", "evaluate-json")],
+                         ids=["enhance-wiener", "export", "evaluate-json"])
+def test_read_only_folder_is_one_line(cli: Cli, env: Env, request, writer: Writer,
+                                      disk: str) -> None:
+    folder = request.getfixturevalue("read_only_disk" if disk == "tmpfs" else "injected_erofs")
+    target = folder / f"o{writer.ext}"
+    line = _one_line(cli(*writer.args(env, target), code=2))
     assert "read-only" in line and str(target) in line
-    assert not target.exists()
+    assert list(folder.iterdir()) == []
 
 
 def test_train_checkpoint_write_fault_is_one_line(cli: Cli, env: Env, tmp_path: Path,

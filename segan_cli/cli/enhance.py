@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from pathlib import Path
@@ -96,21 +97,28 @@ def enhance(
                   console=err_console, transient=single) as progress:
         task = progress.add_task(f"enhancing with {label}", total=max(total_seconds, 1e-9),
                                  rtf="-")
-        for outcome in batch_enhance.run(jobs, factory, workers):
-            if outcome.error is not None:
-                failures.append((outcome.job.src, outcome.error))
-                if not single:  # a single file's error is the one line below
-                    progress.console.print(f"[red]failed:[/] {outcome.job.src}: "
-                                           f"{outcome.error}", highlight=False)
-                continue
-            assert outcome.report is not None
-            for note in outcome.report.warnings:
-                progress.console.print(f"[yellow]warning:[/] {note}", highlight=False,
-                                       soft_wrap=True)
-            done_seconds += outcome.report.seconds
-            wall = time.perf_counter() - t0
-            progress.update(task, advance=outcome.report.seconds,
-                            rtf=f"{wall / done_seconds:.3f}" if done_seconds else "-")
+        fatal: str | None = None
+        with contextlib.closing(batch_enhance.run(jobs, factory, workers)) as outcomes:
+            for outcome in outcomes:
+                if outcome.fatal:  # disk full or read-only: no later file can be written
+                    fatal = outcome.error
+                    break
+                if outcome.error is not None:
+                    failures.append((outcome.job.src, outcome.error))
+                    if not single:  # a single file's error is the one line below
+                        progress.console.print(f"[red]failed:[/] {outcome.job.src}: "
+                                               f"{outcome.error}", highlight=False)
+                    continue
+                assert outcome.report is not None
+                for note in outcome.report.warnings:
+                    progress.console.print(f"[yellow]warning:[/] {note}", highlight=False,
+                                           soft_wrap=True)
+                done_seconds += outcome.report.seconds
+                wall = time.perf_counter() - t0
+                progress.update(task, advance=outcome.report.seconds,
+                                rtf=f"{wall / done_seconds:.3f}" if done_seconds else "-")
+    if fatal is not None:  # finished outputs stay; a re-run resumes after the fix
+        raise fail(fatal)
     if single and failures:
         raise fail(failures[0][1])
     ok = len(jobs) - len(failures)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from segan_cli.core.audio import WRITE_FORMATS, write_format
 from segan_cli.core.cpus import usable_cores
 from segan_cli.core.enhance import EnhanceReport
-from segan_cli.core.output_guard import check_output, resolve_output, same_file
+from segan_cli.core.output_guard import OutputError, check_output, resolve_output, same_file
 from segan_cli.errors import SeganError
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ class JobOutcome:
     report: EnhanceReport | None = None
     error: str | None = None
     skipped: bool = False
+    #: the disk is full or read-only: no later job can be written either
+    fatal: bool = False
 
 
 def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = False
@@ -119,6 +121,8 @@ def run_one(enhancer: FileEnhancer, job: Job) -> JobOutcome:
     try:
         return JobOutcome(job, enhancer.enhance_file(job.src, job.dst,
                                                      overwrite=job.overwrite))
+    except OutputError as exc:
+        return JobOutcome(job, error=str(exc), fatal=exc.disk_full_or_read_only)
     except SeganError as exc:
         return JobOutcome(job, error=str(exc))
 
@@ -179,5 +183,9 @@ def run(jobs: list[Job], factory: Callable[[], FileEnhancer], workers: int = 1
     with ProcessPoolExecutor(workers, initializer=_init_worker,
                              initargs=(factory, threads)) as pool:
         futures = [pool.submit(_run_in_worker, job) for job in jobs]
-        for fut in as_completed(futures):
-            yield fut.result()
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        finally:  # the caller stopped early (a full disk): start no further job
+            for fut in futures:
+                fut.cancel()

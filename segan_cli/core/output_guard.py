@@ -40,9 +40,9 @@ FAULTS: dict[int, tuple[str, str]] = {
                    "free some space or write to another disk"),
     errno.EROFS: ("the file system is read-only", "write to a writable folder"),
     errno.EACCES: ("permission denied",
-                   "write to a folder you own, or fix its permissions"),
+                   "check the permissions, or write to a folder you own"),
     errno.EPERM: ("operation not permitted",
-                  "write to a folder you own, or fix its permissions"),
+                  "check the permissions, or write to a folder you own"),
     errno.EFBIG: ("the file is too large for this file system",
                   "write to another file system"),
     errno.EIO: ("input/output error", "check the disk (dmesg) or write to another disk"),
@@ -53,6 +53,8 @@ FAULTS: dict[int, tuple[str, str]] = {
 if hasattr(errno, "EDQUOT"):
     FAULTS[errno.EDQUOT] = ("the disk quota is exceeded",
                             "free some space in your quota or write elsewhere")
+#: faults of a whole file system: a folder run stops at the first one
+DISK_FAULTS = {errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 class OutputExistsError(SeganError):
@@ -60,7 +62,24 @@ class OutputExistsError(SeganError):
 
 
 class OutputError(SeganError):
-    """An output cannot be written: the operating system refused (full, read-only, ...)."""
+    """An output cannot be written: the operating system refused (full, read-only, ...).
+
+    ``errno`` is the OS error number when there is one, so callers can tell a fault of
+    the whole disk (nothing more can be written) from one of a single file.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, errno: int | None = None
+                 ) -> None:
+        super().__init__(message, hint)
+        self.errno = errno
+
+    def __reduce__(self) -> tuple:  # keeps errno across worker processes
+        return (type(self), (self.message, self.hint, self.errno))
+
+    @property
+    def disk_full_or_read_only(self) -> bool:
+        """Whether no further file can be written there either (space, quota, read-only)."""
+        return self.errno in DISK_FAULTS
 
 
 def fault(exc: OSError) -> tuple[str, str] | None:
@@ -71,7 +90,8 @@ def fault(exc: OSError) -> tuple[str, str] | None:
 def output_error(exc: OSError, path: Path | str) -> OutputError:
     """The one-line error for a failed write of ``path``."""
     cause, fix = fault(exc) or (exc.strerror or type(exc).__name__, "check the output path")
-    return OutputError(f"cannot write {path}: {cause}", f"{fix}; nothing was written there")
+    return OutputError(f"cannot write {path}: {cause}", f"{fix}; nothing was written there",
+                       exc.errno)
 
 
 _WRITES = {errno.ENOSPC, errno.EROFS, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -89,9 +109,9 @@ def os_error(exc: OSError, where: Path | str | None = None) -> OutputError | Non
     cause, fix = found
     name = exc.filename if exc.filename is not None else where
     if name is None:
-        return OutputError(f"a write failed: {cause}", fix)
+        return OutputError(f"a write failed: {cause}", fix, exc.errno)
     verb = "write" if exc.errno in _WRITES or exc.filename is None else "access"
-    return OutputError(f"cannot {verb} {os.fsdecode(name)}: {cause}", fix)
+    return OutputError(f"cannot {verb} {os.fsdecode(name)}: {cause}", fix, exc.errno)
 
 
 @contextlib.contextmanager
@@ -190,7 +210,12 @@ def _rename_noreplace(tmp: Path, final: Path) -> None:
         os.close(os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         raise _appeared(final) from None
-    os.replace(tmp, final)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(final)  # our own empty placeholder
+        raise
 
 
 def _umask() -> int:
@@ -237,6 +262,8 @@ def _about_output(exc: OSError, final: Path, tmp: Path | None) -> bool:
     if exc.filename is None:
         return True
     named = Path(os.fsdecode(exc.filename))
+    if named.name.startswith(f".{final.name}.") and named.parent.resolve() == final.parent:
+        return True  # a temporary file of this output (mkstemp names it)
     return named in (final, tmp) or named.resolve() in (final, *final.parents)
 
 
