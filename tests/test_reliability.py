@@ -528,6 +528,28 @@ def test_read_only_folder_is_one_line(cli: Cli, env: Env, request, writer: Write
     assert list(folder.iterdir()) == []
 
 
+TINY_TRAIN = ["--config", CONFIGS / "tiny.yaml", "--set", "data.window=1024", "--set",
+              "data.hop=512", "--batch-size", "2", "--max-steps", "1",
+              "--set", "train.val_utterances=1"]
+
+
+def test_train_refuses_a_file_as_run_folder(cli: Cli, env: Env, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.ckpt"
+    victim.write_bytes(PRECIOUS)
+    line = _one_line(cli("train", "--data", env.corpus, "--out", victim, *TINY_TRAIN, code=2))
+    assert "is a file" in line
+    assert victim.read_bytes() == PRECIOUS
+
+
+def test_resume_from_a_nan_checkpoint_is_refused(cli: Cli, env: Env, tmp_path: Path) -> None:
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    _tiny_checkpoint(last, edit=_nan_weight)
+    line = _one_line(cli("train", "--data", env.corpus, "--out", tmp_path / "run", "--resume",
+                         *TINY_TRAIN, code=2))
+    assert "NaN/Inf" in line and "last.ckpt" in line
+
+
 def test_train_checkpoint_write_fault_is_one_line(cli: Cli, env: Env, tmp_path: Path,
                                                   monkeypatch) -> None:
     """Lightning saves inside its own loop: the fault still ends as one line, no
@@ -542,10 +564,7 @@ def test_train_checkpoint_write_fault_is_one_line(cli: Cli, env: Env, tmp_path: 
 
     monkeypatch.setattr(output_guard.OutputFile, "write", write)
     run = tmp_path / "run"
-    line = _one_line(cli("train", "--data", env.corpus, "--out", run, "--config",
-                         CONFIGS / "tiny.yaml", "--set", "data.window=1024", "--set",
-                         "data.hop=512", "--batch-size", "2", "--max-steps", "1",
-                         "--set", "train.val_utterances=1", code=2))
+    line = _one_line(cli("train", "--data", env.corpus, "--out", run, *TINY_TRAIN, code=2))
     assert "last.ckpt" in line and "no space left" in line
     assert not (run / "checkpoints" / "last.ckpt").exists()
     _no_temporaries(run)

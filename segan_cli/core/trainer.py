@@ -26,7 +26,12 @@ from segan_cli.core.checkpoint_io import GuardedCheckpointIO
 from segan_cli.core.data.datamodule import SeganDataModule
 from segan_cli.core.enhance import Enhancer
 from segan_cli.core.files import atomic_path, write_text_atomic
-from segan_cli.core.inference import GeneratorModel, checkpoint_settings, read_checkpoint
+from segan_cli.core.inference import (
+    GeneratorModel,
+    check_weights,
+    checkpoint_settings,
+    read_checkpoint,
+)
 from segan_cli.core.output_guard import fault, output_error
 from segan_cli.core.training import SeganGAN
 from segan_cli.core.warm_start import load_init_weights, model_differences, read_init_source
@@ -127,7 +132,7 @@ class LastCheckpoint(Callback):
         if trainer.sanity_checking or trainer.global_step == self._saved_step:
             return
         try:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # full state, no log line
         except OSError as exc:  # a writer other than the guarded one (a custom strategy)
             if fault(exc) is None:
                 raise
@@ -195,6 +200,8 @@ def prepare_run_dir(run_dir: Path, resume: bool, settings: Settings | None = Non
     A resumed run must build the same model as its checkpoint: another arch or other
     widths would fail deep inside Lightning, so they are caught here by name.
     """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise SeganError(f"run folder {run_dir} is a file", "choose a folder for --out")
     last = run_dir / CKPT_DIR / LAST
     if resume:
         if not last.is_file():
@@ -210,8 +217,11 @@ def prepare_run_dir(run_dir: Path, resume: bool, settings: Settings | None = Non
 
 
 def check_resumable(ckpt: Path, settings: Settings) -> None:
-    """Raise CheckpointError unless ``ckpt`` holds the model ``settings`` describe."""
-    old = checkpoint_settings(read_checkpoint(ckpt), ckpt)
+    """Raise CheckpointError unless ``ckpt`` holds the model ``settings`` describe, with
+    finite weights (a diverged run would only resume into NaN)."""
+    state = read_checkpoint(ckpt)
+    old = checkpoint_settings(state, ckpt)
+    check_weights(state["state_dict"], ckpt)
     if old.model.arch != settings.model.arch:
         raise CheckpointError(
             f"{ckpt} is an '{old.model.arch}' run, but this command asks for "
