@@ -427,7 +427,7 @@ def injected_erofs(tmp_path: Path, monkeypatch) -> Path:
     """Creating a temporary file under the returned folder fails with EROFS."""
     folder = tmp_path / "injected-ro"
     folder.mkdir()
-    real = output_guard.tempfile.mkstemp
+    real = tempfile.mkstemp
 
     def mkstemp(*args, **kwargs):
         if Path(kwargs.get("dir", "")) == folder:
@@ -435,7 +435,7 @@ def injected_erofs(tmp_path: Path, monkeypatch) -> Path:
                           str(folder / f"{kwargs.get('prefix', '')}x"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(output_guard.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)  # whoever names the temporary
     return folder
 
 
