@@ -341,16 +341,25 @@ def _stat(key: str, value: float) -> Callable[[dict], None]:
     ("adv", _stat("clean_mean", float("inf")), "clean_mean is inf"),
     ("adv", _stat("clean_std", 0.0), "not positive"),
 ], ids=["nan-weight", "nan-std", "inf-mean", "zero-std"])
-@pytest.mark.parametrize("command", ["enhance", "export"])
+@pytest.mark.parametrize("command", ["enhance", "export", "evaluate"])
 def test_non_finite_checkpoint_is_refused(cli: Cli, env: Env, tmp_path: Path, arch: str,
                                           edit, expect: str, command: str) -> None:
     bad = _tiny_checkpoint(tmp_path / "bad.ckpt", arch, STATS, edit)
-    out = tmp_path / ("o.wav" if command == "enhance" else "o.pt")
-    args = (["enhance", env.wav, out, "--ckpt", bad] if command == "enhance"
-            else ["export", "--ckpt", bad, "--out", out])
+    args = {"enhance": ["enhance", env.wav, tmp_path / "o.wav", "--ckpt", bad],
+            "export": ["export", "--ckpt", bad, "--out", tmp_path / "o.pt"],
+            "evaluate": ["evaluate", "--data", env.corpus, "--split", "valid", "--no-wiener",
+                         "--ckpt", bad, "--json", tmp_path / "o.json"]}[command]
     line = _one_line(cli(*args, code=2))
     assert expect in line and "bad.ckpt" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ckpt"]
+
+
+def test_nan_weights_are_not_a_starting_point(cli: Cli, env: Env, tmp_path: Path) -> None:
+    bad = _tiny_checkpoint(tmp_path / "bad.ckpt", edit=_nan_weight)
+    line = _one_line(cli("train", "--data", env.corpus, "--out", tmp_path / "run",
+                         "--init-from", bad, "--max-steps", "1", code=2))
+    assert "NaN/Inf" in line and "bad.ckpt" in line
+    assert not (tmp_path / "run").exists()
 
 
 def test_nan_source_is_not_packaged(tmp_path: Path) -> None:
