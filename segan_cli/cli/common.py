@@ -26,6 +26,7 @@ from rich.progress import (
 
 from segan_cli.core.cpus import usable_cores
 from segan_cli.core.output_guard import os_error
+from segan_cli.core.signals import Terminated, raise_on_sigterm, restore_sigterm
 from segan_cli.errors import SeganError
 from segan_cli.settings import Settings, load_settings
 
@@ -59,6 +60,7 @@ def user_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        previous = raise_on_sigterm()  # SIGTERM unwinds like Ctrl-C: temporaries go
         try:
             return func(*args, **kwargs)
         except SeganError as exc:
@@ -73,6 +75,11 @@ def user_errors(func: F) -> F:
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: re-run the same command to resume")
             raise typer.Exit(130) from None
+        except Terminated:
+            err_console.print("[yellow]terminated[/]: re-run the same command to resume")
+            raise typer.Exit(143) from None
+        finally:
+            restore_sigterm(previous)
 
     return wrapper  # type: ignore[return-value]
 

@@ -23,6 +23,7 @@ from segan_cli.cli.common import (
 )
 from segan_cli.core import batch_enhance
 from segan_cli.core.audio import audio_info
+from segan_cli.core.temporaries import remove_stale
 from segan_cli.errors import SeganError
 from segan_cli.weights import default_model_note, is_default, resolve_checkpoint
 
@@ -77,6 +78,7 @@ def enhance(
         factory = functools.partial(batch_enhance.wiener_enhancer, e.block_seconds)
         label = "Wiener filter"
     jobs, skipped = batch_enhance.plan(source, output or out, glob, overwrite)
+    remove_stale({job.dst.parent for job in jobs + skipped})  # left by a killed run
     single = source.is_file()
     if source.is_file():
         audio_info(source)  # a clear error before any work for a single bad file

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from segan_cli.cli.common import ConfigOpt, SetOpt, console, settings_from, user_errors
+from segan_cli.cli.stop_report import report_stop
 from segan_cli.core.output_guard import naming_faults
 from segan_cli.errors import CheckpointError, SeganError
 from segan_cli.weights import resolve_checkpoint
@@ -16,6 +17,7 @@ from segan_cli.weights import resolve_checkpoint
 
 @user_errors
 def train(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Option("--data", "-d", help="Corpus made by `segan prepare`.")],
     arch: Annotated[str | None, typer.Option(
         help="segan (paper) or adv (Advanced SEGAN); default from the config.")] = None,
@@ -52,6 +54,7 @@ def train(
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
 
+    from segan_cli.core.signals import StopRequest
     from segan_cli.core.trainer import fit
 
     dev: int | str | None = devices
@@ -73,9 +76,13 @@ def train(
     run_dir = out or Path("runs") / settings.model.arch
     start = f" from {init_from}" if init_from is not None else ""
     console.print(f"training [bold]{settings.model.arch}[/]{start} on {data} -> {run_dir}")
+    stop = StopRequest()  # SIGINT/SIGTERM end training at a step boundary, resumably
     with naming_faults(run_dir):  # Lightning's and the loggers' writes name no file
         result = fit(data, settings, run_dir, resume=resume, callbacks=[RichProgressBar()],
-                     init_from=source)
+                     init_from=source, stop=stop)
+    if stop.signum is not None:  # SIGINT/SIGTERM: stopped at a step boundary
+        raise report_stop(ctx, stop.signum, result.steps, run_dir,
+                          result.last is not None, result.global_zero)
     table = Table(title="training finished", title_justify="left", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")

@@ -19,6 +19,7 @@ from segan_cli.core.audio import WRITE_FORMATS, write_format
 from segan_cli.core.cpus import usable_cores
 from segan_cli.core.enhance import EnhanceReport
 from segan_cli.core.output_guard import OutputError, check_output, resolve_output, same_file
+from segan_cli.core.processes import bind_to_parent, exit_if_orphaned
 from segan_cli.errors import SeganError
 
 if TYPE_CHECKING:
@@ -132,7 +133,8 @@ def run_one(enhancer: FileEnhancer, job: Job) -> JobOutcome:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(factory: Callable[[], FileEnhancer], threads: int) -> None:
+def _init_worker(factory: Callable[[], FileEnhancer], threads: int, owner: int) -> None:
+    bind_to_parent(owner)  # a killed parent takes its workers with it
     import torch
 
     torch.set_num_threads(threads)
@@ -140,6 +142,7 @@ def _init_worker(factory: Callable[[], FileEnhancer], threads: int) -> None:
 
 
 def _run_in_worker(job: Job) -> JobOutcome:
+    exit_if_orphaned()
     return run_one(_WORKER["enhancer"], job)
 
 
@@ -181,7 +184,7 @@ def run(jobs: list[Job], factory: Callable[[], FileEnhancer], workers: int = 1
         return
     threads = max(1, usable_cores() // workers)
     with ProcessPoolExecutor(workers, initializer=_init_worker,
-                             initargs=(factory, threads)) as pool:
+                             initargs=(factory, threads, os.getpid())) as pool:
         futures = [pool.submit(_run_in_worker, job) for job in jobs]
         try:
             for fut in as_completed(futures):

@@ -21,10 +21,10 @@ import contextlib
 import ctypes
 import errno
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from segan_cli.core.temporaries import temp_file
 from segan_cli.errors import SeganError
 
 OVERWRITE_HINT = "pass --overwrite to replace it"
@@ -238,10 +238,7 @@ def guarded_output(path: Path | str, overwrite: bool = False, suffix: str | None
     tmp: Path | None = None
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{final.name}.",
-                                    suffix=suffix or f".tmp{final.suffix}", dir=final.parent)
-        os.close(fd)
-        tmp = Path(name)
+        tmp = temp_file(final, suffix)  # named so a later run can remove it if left
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
         yield tmp
         check_output(path, True, inputs)  # an input may have been linked there meanwhile

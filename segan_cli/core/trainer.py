@@ -33,6 +33,9 @@ from segan_cli.core.inference import (
     read_checkpoint,
 )
 from segan_cli.core.output_guard import fault, output_error
+from segan_cli.core.signals import StopRequest
+from segan_cli.core.stopping import GracefulStop
+from segan_cli.core.temporaries import remove_stale
 from segan_cli.core.training import SeganGAN
 from segan_cli.core.warm_start import load_init_weights, model_differences, read_init_source
 from segan_cli.errors import CheckpointError, SeganError
@@ -55,6 +58,7 @@ class TrainResult:
     steps: int = 0
     wall: float = 0.0
     steps_per_second: float = 0.0
+    global_zero: bool = True  # this process is rank 0 (the one that reports)
 
 
 def validation_scores(module: Any, utterances: list[tuple[str, np.ndarray, np.ndarray]],
@@ -139,11 +143,26 @@ class LastCheckpoint(Callback):
             raise output_error(exc, self.path) from exc
         self._saved_step = trainer.global_step
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.ckpt_path is not None:  # resumed: this state is on disk already
+            self._saved_step = trainer.global_step
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        # The run stops after this batch (max_steps, or a signal via GracefulStop), so
+        # Lightning closes the epoch early: a checkpoint written at that epoch end would
+        # resume in the next epoch and skip the rest of this one. Save the step here.
+        if trainer.should_stop or 0 <= trainer.max_steps <= trainer.global_step:
+            self._save(trainer)
+
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._saved_step = -1  # even at a step saved above: validation updated the state
         self._save(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._save(trainer)
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        if done >= trainer.num_training_batches:  # a stopped epoch keeps its step's save
+            self._save(trainer)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._save(trainer)
@@ -235,11 +254,14 @@ def check_resumable(ckpt: Path, settings: Settings) -> None:
 
 def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
         callbacks: list[Callback] | None = None, enable_progress_bar: bool = True,
-        logger: bool = True, init_from: Path | None = None) -> TrainResult:
+        logger: bool = True, init_from: Path | None = None,
+        stop: StopRequest | None = None) -> TrainResult:
     """Train on a prepared corpus; checkpoints and logs go to ``run_dir``.
 
     ``init_from`` starts a new run from another checkpoint's weights (same model,
-    fresh optimisers); see :mod:`segan_cli.core.warm_start`.
+    fresh optimisers); see :mod:`segan_cli.core.warm_start`. ``stop`` (installed by
+    the caller) ends the run at a step boundary with a resumable ``last.ckpt`` when
+    SIGINT or SIGTERM arrives; see :mod:`segan_cli.core.stopping`.
     """
     run_dir = Path(run_dir)
     if init_from is not None and resume:
@@ -247,6 +269,7 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
                          "drop --init-from to continue the run, or choose a new --out")
     source = read_init_source(init_from, settings) if init_from is not None else None
     ckpt_path = prepare_run_dir(run_dir, resume, settings)
+    remove_stale(run_dir, recursive=True)  # temporaries of a killed run of this folder
     L.seed_everything(settings.train.seed, workers=True, verbose=False)
     dm = SeganDataModule(corpus, settings)
     module = SeganGAN(settings, dm.stats)
@@ -271,11 +294,19 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
                TensorBoardLogger(run_dir, name="tensorboard")] if logger else False
     trainer = L.Trainer(
         **_trainer_kwargs(settings), default_root_dir=run_dir, logger=loggers,
-        callbacks=[StepSeeding(settings.train.seed), ValidationScoring(dm), checkpoint,
+        # GracefulStop first: LastCheckpoint saves the step it stops at
+        callbacks=[*([GracefulStop(stop)] if stop is not None else []),
+                   StepSeeding(settings.train.seed), ValidationScoring(dm), checkpoint,
                    LastCheckpoint(run_dir / CKPT_DIR / LAST), throughput,
                    *(callbacks or [])], plugins=[GuardedCheckpointIO()],
         enable_progress_bar=enable_progress_bar, enable_model_summary=False)
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    if stop is not None:  # from here a signal stops training at a step boundary
+        stop.install()
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    finally:
+        if stop is not None:
+            stop.restore()
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     last = run_dir / CKPT_DIR / LAST
     if trainer.is_global_zero and best is not None and best.is_file():
@@ -291,4 +322,4 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
                        last if last.is_file() else None,
                        {k: v for k, v in scores.items() if not math.isnan(v)},
                        trainer.global_step // SeganGAN.optimizer_steps_per_batch,
-                       throughput.wall, rate)
+                       throughput.wall, rate, trainer.is_global_zero)

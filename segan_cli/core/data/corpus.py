@@ -20,6 +20,7 @@ from segan_cli.core.audio import write_audio
 from segan_cli.core.data.cache import CACHE_DIR, build_split_cache
 from segan_cli.core.data.manifest import MANIFEST_NAME, SPLITS, Manifest, Utterance
 from segan_cli.core.data.stats import corpus_stats
+from segan_cli.core.temporaries import remove_stale
 from segan_cli.errors import CorpusError
 
 PROGRESS_NAME = "progress.jsonl"
@@ -58,6 +59,7 @@ class CorpusBuilder:
         if force:
             self.clear()
         self.root.mkdir(parents=True, exist_ok=True)
+        remove_stale(self.root, recursive=True)  # left by a killed prepare
         self.done: dict[tuple[str, str], Utterance] = {}
         # keys confirmed (has) or written (add) by this run: a resumed run whose split
         # plan changed must not carry stale entries into the manifest

@@ -9,6 +9,7 @@ sampler itself.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -83,6 +84,12 @@ class EpochShuffle(Sampler[int]):
     Lightning calls :meth:`set_epoch` before every epoch (and wraps this sampler for
     distributed training). ``keyed`` yields ``epoch * length + index`` instead of the
     index, for datasets that draw a new item per epoch.
+
+    :meth:`resume_at` makes a run resumed in the middle of an epoch see the rest of
+    that epoch's order: the items already trained on are moved to the end (the length
+    stays the same, so Lightning's batch count and its distributed wrapper are
+    unchanged), where the epoch, ended by Lightning's restored batch count, never
+    reaches them.
     """
 
     def __init__(self, length: int, seed: int, keyed: bool = False) -> None:
@@ -90,20 +97,55 @@ class EpochShuffle(Sampler[int]):
         self.seed = int(seed)
         self.keyed = keyed
         self.epoch = 0
+        self.resume_epoch = -1
+        self.resume_items = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+
+    def resume_at(self, epoch: int, items: int) -> None:
+        """Continue epoch ``epoch`` after its first ``items`` positions of the order."""
+        self.epoch = self.resume_epoch = int(epoch)
+        self.resume_items = int(items) % max(self.length, 1)
 
     def __iter__(self):
         g = torch.Generator()
         g.manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.length, generator=g)
+        if self.epoch == self.resume_epoch and self.resume_items:
+            order = torch.cat([order[self.resume_items:], order[:self.resume_items]])
         if self.keyed:
             order = order + self.epoch * self.length
         return iter(order.tolist())
 
     def __len__(self) -> int:
         return self.length
+
+
+# Lightning warns that a mid-epoch resume replays the epoch unless the loader is
+# "stateful"; EpochShuffle resumes where the checkpoint stopped (resume_position).
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended "
+                        "before the epoch ended")
+
+
+def resume_position(trainer: L.Trainer | None, batches_per_epoch: int) -> tuple[int, int]:
+    """(epoch, batches of it already trained) of the checkpoint Lightning restored.
+
+    Lightning restores its loops' progress before asking for the training loader, and
+    counts the batches of a resumed epoch from where the checkpoint was written; the
+    sampler must then skip those batches, or the resumed epoch trains on its first
+    batches again. (0, 0) for a new run; (next epoch, 0) at an epoch boundary.
+    """
+    if trainer is None:
+        return 0, 0
+    loop = trainer.fit_loop
+    epochs = loop.epoch_progress.current
+    if not loop.restarting or epochs.started <= epochs.processed:
+        return epochs.processed, 0
+    done = loop.epoch_loop.batch_progress.current.processed
+    if done >= batches_per_epoch:
+        return epochs.processed + 1, 0
+    return epochs.processed, done
 
 
 def fixed_subset(utts: list[Utterance], k: int) -> list[int]:
@@ -152,11 +194,29 @@ class SeganDataModule(L.LightningDataModule):
         workers = t.num_workers
         keyed = isinstance(ds, AugmentedWindowDataset)
         sampler = EpochShuffle(len(ds), t.seed, keyed=keyed) if shuffle else None
+        if sampler is not None:
+            self._resume_sampler(sampler, len(ds), drop_last)
         return DataLoader(
             ds, batch_size=t.batch_size, sampler=sampler, drop_last=drop_last,
             num_workers=workers, pin_memory=t.pin_memory and torch.cuda.is_available(),
             persistent_workers=workers > 0,
         )
+
+    def _resume_sampler(self, sampler: EpochShuffle, items: int, drop_last: bool) -> None:
+        """Start the sampler where a restored checkpoint stopped (see resume_position).
+
+        Under DDP each rank takes every ``world``-th item of the order, so a batch on
+        every rank uses ``batch * world`` consecutive positions. Setting the epoch here,
+        not only in ``set_epoch``, matters with loader workers: they draw the first
+        indices as soon as the loader is iterated, before Lightning sets the epoch.
+        """
+        trainer = self.trainer
+        world = trainer.world_size if trainer is not None else 1
+        batch = self.settings.train.batch_size
+        per_rank = -(-items // world)
+        batches = per_rank // batch if drop_last else -(-per_rank // batch)
+        epoch, done = resume_position(trainer, batches)
+        sampler.resume_at(epoch, done * batch * world)
 
     def train_dataloader(self) -> DataLoader:
         drop = len(self.train_set) >= self.settings.train.batch_size

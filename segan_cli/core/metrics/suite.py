@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from segan_cli.core.metrics.pesq_stoi import default_pesq_band, pesq_score, stoi
 from segan_cli.core.metrics.segmental_snr import ssnr_per_frame
 from segan_cli.core.metrics.spectral_slope import wss_per_frame
 from segan_cli.core.metrics.threads import limit_blas_threads, single_threaded_blas
+from segan_cli.core.processes import bind_to_parent, exit_if_orphaned
 from segan_cli.errors import SeganError
 
 METRICS: tuple[str, ...] = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi", "llr", "wss")
@@ -242,6 +244,7 @@ def file_notes(*signals: Signal) -> list[str]:
 def _score_job(index: int, name: str, clean: Signal, enhanced: Signal,
                opts: _Options) -> _JobResult:
     """Score one pair; a problem with the input becomes a message, not an exception."""
+    exit_if_orphaned()  # in a pool worker whose parent was killed: stop here
     notes = file_notes(clean, enhanced)
     try:
         c, e, sr = load_pair(clean, enhanced, opts.sample_rate, opts.resample)
@@ -261,6 +264,11 @@ def _size_hint(x: Signal) -> int:
         return Path(x).stat().st_size
     except OSError:
         return 0
+
+
+def _init_pool_worker(owner: int) -> None:
+    bind_to_parent(owner)  # a killed parent takes its workers with it
+    limit_blas_threads()
 
 
 def _pool_context() -> mp.context.BaseContext:
@@ -296,7 +304,8 @@ def score_pairs(pairs: Sequence[PairSpec], workers: int = 1, mode: Mode = "defau
                     progress(1)
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
-                                 initializer=limit_blas_threads) as pool:
+                                 initializer=_init_pool_worker,
+                                 initargs=(os.getpid(),)) as pool:
             # longest first, so the last files to finish are short ones (better balance)
             order = sorted(range(len(pairs)), key=lambda i: -_size_hint(pairs[i][1]))
             futures = [pool.submit(_score_job, i, *pairs[i], opts) for i in order]

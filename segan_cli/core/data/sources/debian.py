@@ -13,13 +13,13 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from segan_cli.core.files import write_text_atomic
+from segan_cli.core.temporaries import temp_dir
 from segan_cli.errors import CorpusError
 
 DOWNLOAD_TIMEOUT = 1800  # seconds for one apt-get or dpkg-deb call
@@ -90,7 +90,7 @@ def _unpack(name: str, deb: Path | None, cache: Path, hint: str) -> FetchedPacka
         raise CorpusError(f"apt-get download did not produce {name}_*.deb", hint)
     root = cache / "extracted" / name
     version = _run(["dpkg-deb", "-f", str(deb), "Version"], None, hint).strip()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=_mkdir(cache / "extracted")))
+    tmp = temp_dir(_mkdir(cache / "extracted"), name)
     try:
         try:
             _run(["dpkg-deb", "-x", str(deb), str(tmp)], None, hint)
@@ -120,7 +120,7 @@ def _cached_deb(debs: Path, name: str) -> Path | None:
 def _download(names: list[str], debs: Path, hint: str) -> None:
     """``apt-get download`` into a private folder, then move each .deb into place."""
     _require(["apt-get"], hint)
-    tmp = Path(tempfile.mkdtemp(prefix=".download.", dir=_mkdir(debs)))
+    tmp = temp_dir(_mkdir(debs), "download")
     try:
         _run(["apt-get", "download", "-q", *names], tmp,
              f"if the package lists are empty or stale, run `sudo apt-get update`; or {hint}",

@@ -26,7 +26,6 @@ import hashlib
 import math
 import os
 import shutil
-import tempfile
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -72,6 +71,7 @@ from segan_cli.core.data.sources.demo_speech import (
 )
 from segan_cli.core.data.sources.mix import prepare_mix
 from segan_cli.core.progress import Progress, SilentProgress
+from segan_cli.core.temporaries import temp_dir
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings
 
@@ -243,7 +243,7 @@ def link_selection(base: Path, wavs: list[Path], size: str) -> Path:
     if folder.is_dir():
         return folder
     base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".selection.", dir=base))
+    tmp = temp_dir(base, folder.name)
     try:
         for w in wavs:
             _link(w, tmp / w.name)

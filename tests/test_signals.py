@@ -1,0 +1,231 @@
+"""Fault injection through real processes: signals, killed parents, stale temporaries.
+
+SIGTERM and SIGINT during ``segan train`` (exit code, one line, resumable
+``last.ckpt``, the printed command finishes the run exactly where an uninterrupted
+run ends), SIGKILL of a folder ``segan enhance`` with workers (no survivors), stale
+temporaries removed by the next run (users' look-alikes kept), and the exactness of
+a resume from a mid-epoch checkpoint, with and without on-the-fly augmentation.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from segan_cli.core.cpus import usable_cores
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "configs" / "tiny.yaml"
+# 3 training utterances of 1 s: 5 batches of 8 windows per epoch
+FAST = ["--config", TINY, "--batch-size", "8", "--set", "data.window=2048",
+        "--set", "data.hop=1024", "--set", "train.val_utterances=1",
+        "--set", "train.num_workers=0", "--max-epochs", "1000"]
+SEGAN = [sys.executable, "-m", "segan_cli"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+BATCHES_PER_EPOCH = 5
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """Real VoiceBank speech cut to 1 s: 3 training and 1 validation utterances."""
+    from segan_cli.core.data.sources.pairs import prepare_pairs
+    from tests.conftest import VOICEBANK_SAMPLE, need_shared
+
+    sample = need_shared(VOICEBANK_SAMPLE)
+    root = tmp_path_factory.mktemp("signals")
+    for kind in ("clean", "noisy"):
+        (root / kind).mkdir()
+        for name in ("p232_005", "p232_006", "p232_011", "p257_008"):
+            x, sr = sf.read(sample / kind / f"{name}.wav", dtype="float32")
+            sf.write(root / kind / f"{name}.wav", x[8000:24000], sr)
+    prepare_pairs(root / "clean", root / "noisy", root / "corpus", valid_speakers=["p257"])
+    return root / "corpus"
+
+
+def _start(args: list[str | Path], cwd: Path, name: str) -> subprocess.Popen:
+    """A real ``segan`` process; its output goes to files (a full pipe would stall it)."""
+    out = open(cwd / f"{name}.out", "w")  # noqa: SIM115 - closed with the process
+    err = open(cwd / f"{name}.err", "w")  # noqa: SIM115
+    return subprocess.Popen([*SEGAN, *map(str, args)], cwd=cwd, env=ENV, stdout=out,
+                            stderr=err)
+
+
+def _run(args: list[str | Path], cwd: Path, name: str, timeout: float = 300) -> str:
+    """Run ``segan`` to completion; returns stderr, fails with it on a non-zero exit."""
+    proc = _start(args, cwd, name)
+    assert proc.wait(timeout) == 0, (cwd / f"{name}.err").read_text()[-3000:]
+    return (cwd / f"{name}.err").read_text()
+
+
+def _wait_for(done: Callable[[], bool], proc: subprocess.Popen, what: str,
+              timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while not done():
+        assert proc.poll() is None, f"the process exited ({proc.returncode}) before {what}"
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _weights(ckpt: Path) -> dict[str, torch.Tensor]:
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+    return {k: v for k, v in state.items() if k.startswith(("generator.", "discriminator."))}
+
+
+def _assert_same_weights(a: Path, b: Path) -> None:
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        assert torch.equal(wa[key], wb[key]), key
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _age(path: Path, seconds: float = 3600) -> None:
+    """Date a file back, to before any process of this test started."""
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
+                         ids=["SIGTERM", "SIGINT"])
+def test_signal_stops_train_at_a_step_with_a_resumable_checkpoint(
+        sig: signal.Signals, code: int, cli, corpus: Path, tmp_path: Path,
+        one_torch_thread: None) -> None:
+    run = tmp_path / "run"
+    args = ["train", "--data", corpus, "--out", run, "--max-steps", "12", *FAST,
+            "--set", "train.val_check_interval=3"]
+    last = run / "checkpoints" / "last.ckpt"
+    proc = _start(args, tmp_path, "first")
+    # the first validation (step 3) writes last.ckpt: training is under way
+    _wait_for(last.is_file, proc, "training started")
+    proc.send_signal(sig)
+    assert proc.wait(120) == code
+    err = (tmp_path / "first.err").read_text()
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if "stopped" in line]
+    assert len(lines) == 1, err
+    head, command = lines[0].split("; resume with: ")
+    steps = int(head.removeprefix("stopped at step "))
+    assert 3 <= steps < 12
+    words = shlex.split(command)
+    assert words[:2] == ["segan", "train"] and words[-1] == "--resume"
+    assert words[words.index("--out") + 1] == str(run)
+    state = torch.load(last, map_location="cpu", weights_only=True)
+    assert state["global_step"] == 2 * steps  # saved at the step it stopped at
+
+    # a temporary left by a killed writer goes; a user's look-alikes stay
+    stale = run / "checkpoints" / f".last.ckpt.segan-{_dead_pid()}-abcd1234.tmp.ckpt"
+    stale.write_bytes(b"partial")
+    _age(stale)
+    users = [run / "checkpoints" / ".last.ckpt.tmp", run / ".notes.txt.segan.tmp"]
+    for path in users:
+        path.write_text("mine")
+        _age(path)
+
+    _run(words[1:], tmp_path, "resumed")
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 24
+    assert not stale.exists() and all(p.read_text() == "mine" for p in users)
+    if sig == signal.SIGTERM:  # ends exactly where an uninterrupted run ends
+        cli(*args[:4], tmp_path / "whole", *args[5:])
+        _assert_same_weights(last, tmp_path / "whole" / "checkpoints" / "last.ckpt")
+
+
+@pytest.mark.parametrize("augment", [False, True], ids=["windows", "augmented"])
+def test_mid_epoch_resume_is_exact(augment: bool, cli, corpus: Path, tmp_path: Path,
+                                   one_torch_thread: None) -> None:
+    extra = [*FAST, "--set", "train.val_check_interval=2"]
+    if augment:
+        extra += ["--set", "data.augment.enabled=true"]
+    full, part = tmp_path / "full", tmp_path / "part"
+    cli("train", "--data", corpus, "--out", full, "--max-steps", "8", *extra)
+    cli("train", "--data", corpus, "--out", part, "--max-steps", "3", *extra)
+    loops = torch.load(part / "checkpoints" / "last.ckpt", weights_only=True)["loops"]
+    done = loops["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"]
+    assert 0 < done < BATCHES_PER_EPOCH  # the checkpoint is from the middle of an epoch
+    cli("train", "--data", corpus, "--out", part, "--max-steps", "8", "--resume", *extra)
+    a = torch.load(full / "checkpoints" / "last.ckpt", weights_only=True)
+    b = torch.load(part / "checkpoints" / "last.ckpt", weights_only=True)
+    assert a["global_step"] == b["global_step"] == 16
+    _assert_same_weights(full / "checkpoints" / "last.ckpt", part / "checkpoints" / "last.ckpt")
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an unreaped corpse is not running)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_killed_folder_run_leaves_no_workers_and_its_temporaries_are_cleaned(
+        tmp_path: Path, voicebank_sample: Path) -> None:
+    if usable_cores() < 2:
+        pytest.skip("--workers 2 needs two usable cores")
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    speech = np.concatenate([sf.read(f, dtype="float32")[0]
+                             for f in sorted((voicebank_sample / "noisy").glob("*.wav"))])
+    for i in range(8):  # a minute each: the workers are busy when the parent dies
+        sf.write(src / f"f{i}.wav", np.resize(np.roll(speech, 999 * i), 60 * 16000), 16000)
+    proc = _start(["enhance", src, "--out", out, "--method", "wiener", "--workers", "2"],
+                  tmp_path, "killed")
+    _wait_for(lambda: len(_children(proc.pid)) >= 2 and out.is_dir() and any(out.iterdir()),
+              proc, "the workers writing")
+    workers = _children(proc.pid)
+    proc.kill()
+    proc.wait()
+    end = time.monotonic() + 3
+    while any(map(_running, workers)) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if _running(pid)], "workers outlived their parent"
+
+    stale = out / f".f7.wav.segan-{_dead_pid()}-x1y2z3w4.tmp.wav"
+    stale.write_bytes(b"RIFF")
+    _age(stale)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        users = [out / ".f7.wav.tmp.wav", out / ".f6.wav.k2j4h6g8.tmp.wav",
+                 out / "f5.wav.segan-1-abcd1234.tmp.wav",
+                 out / f".f4.wav.segan-{sleeper.pid}-abcd1234.tmp.wav"]  # a live owner's
+        for path in users:
+            path.write_text("mine")
+            _age(path)
+        _run(["enhance", src, "--out", out, "--method", "wiener"], tmp_path, "again")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+    assert left == sorted(p.name for p in users if p.name.startswith(".")), left
+    assert all(p.read_text() == "mine" for p in users)
+    outputs = sorted(p.name for p in out.iterdir() if p not in users and p != stale)
+    assert outputs == [f"f{i}.wav" for i in range(8)]
