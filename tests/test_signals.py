@@ -229,3 +229,20 @@ def test_killed_folder_run_leaves_no_workers_and_its_temporaries_are_cleaned(
     assert all(p.read_text() == "mine" for p in users)
     outputs = sorted(p.name for p in out.iterdir() if p not in users and p != stale)
     assert outputs == [f"f{i}.wav" for i in range(8)]
+
+
+@pytest.mark.parametrize("replicas", [1, 2, 3])
+def test_sampler_resumes_each_rank_after_its_own_batches(replicas: int) -> None:
+    from segan_cli.core.data.datamodule import EpochShuffle
+
+    shards = []
+    for rank in range(replicas):
+        whole = EpochShuffle(46, seed=7, keyed=True, replicas=replicas, rank=rank)
+        whole.set_epoch(4)
+        resumed = EpochShuffle(46, seed=7, keyed=True, replicas=replicas, rank=rank)
+        resumed.resume_at(4, 3 * 4)  # 3 batches of 4 trained before the checkpoint
+        items, rest = list(whole), list(resumed)
+        assert len(rest) == len(items) == len(whole)
+        assert rest[:len(items) - 12] == items[12:]
+        shards += items
+    assert set(shards) == set(range(4 * 46, 5 * 46))  # every rank's share of epoch 4

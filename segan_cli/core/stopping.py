@@ -46,10 +46,15 @@ class GracefulStop(Callback):
             self._check(trainer)
 
     def _check(self, trainer: L.Trainer) -> None:
-        stop = self.request.requested
-        if trainer.world_size > 1:
-            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
-        if stop and not self.stopped:
+        signum = self.request.signum or 0
+        if trainer.world_size > 1:  # a signal to any rank stops all of them, as that signal
+            import torch
+
+            mine = torch.tensor(float(signum), device=trainer.strategy.root_device)
+            signum = int(trainer.strategy.reduce(mine, reduce_op="max").item())
+            if signum and self.request.signum is None:
+                self.request.signum = signum  # rank 0 reports it
+        if signum and not self.stopped:
             self.stopped = True
             trainer.should_stop = True
             # Lightning validates before honouring should_stop; a stop should be prompt

@@ -15,7 +15,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from segan_cli.core.data.augment import Augmenter
 from segan_cli.core.data.cache import SplitCache, check_against_manifest
@@ -78,48 +78,55 @@ class AugmentedWindowDataset(WindowDataset):
         return {"clean": torch.from_numpy(clean)[None], "noisy": torch.from_numpy(noisy)[None]}
 
 
-class EpochShuffle(Sampler[int]):
+class EpochShuffle(DistributedSampler):
     """A random order that depends only on (seed, epoch), so a resumed run replays it.
 
-    Lightning calls :meth:`set_epoch` before every epoch (and wraps this sampler for
-    distributed training). ``keyed`` yields ``epoch * length + index`` instead of the
-    index, for datasets that draw a new item per epoch.
+    Lightning calls :meth:`set_epoch` before every epoch. ``keyed`` yields
+    ``epoch * length + index`` instead of the index, for datasets that draw a new item
+    per epoch.
+
+    Under DDP (``replicas`` > 1) it shards the order itself as DistributedSampler
+    does (padded to a multiple of the replicas, every ``replicas``-th item from
+    ``rank``); being a DistributedSampler, Lightning then leaves it alone rather than
+    wrapping it in a second, differently seeded shuffle of its own.
 
     :meth:`resume_at` makes a run resumed in the middle of an epoch see the rest of
-    that epoch's order: the items already trained on are moved to the end (the length
-    stays the same, so Lightning's batch count and its distributed wrapper are
-    unchanged), where the epoch, ended by Lightning's restored batch count, never
-    reaches them.
+    that epoch: this rank's items already trained on are moved to the end (the length
+    stays the same, so Lightning's batch count is unchanged), where the epoch, ended by
+    Lightning's restored batch count, never reaches them.
     """
 
-    def __init__(self, length: int, seed: int, keyed: bool = False) -> None:
+    def __init__(self, length: int, seed: int, keyed: bool = False, replicas: int = 1,
+                 rank: int = 0) -> None:
+        super().__init__(range(int(length)), num_replicas=replicas, rank=rank,
+                         shuffle=False, drop_last=False)
         self.length = int(length)
         self.seed = int(seed)
         self.keyed = keyed
-        self.epoch = 0
         self.resume_epoch = -1
         self.resume_items = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
     def resume_at(self, epoch: int, items: int) -> None:
-        """Continue epoch ``epoch`` after its first ``items`` positions of the order."""
-        self.epoch = self.resume_epoch = int(epoch)
-        self.resume_items = int(items) % max(self.length, 1)
+        """Continue epoch ``epoch`` after this rank's first ``items`` items."""
+        self.set_epoch(epoch)
+        self.resume_epoch = int(epoch)
+        self.resume_items = int(items) % max(self.num_samples, 1)
 
     def __iter__(self):
         g = torch.Generator()
         g.manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.length, generator=g)
-        if self.epoch == self.resume_epoch and self.resume_items:
-            order = torch.cat([order[self.resume_items:], order[:self.resume_items]])
         if self.keyed:
             order = order + self.epoch * self.length
+        if self.num_replicas > 1:
+            order = order.repeat(-(-self.total_size // max(self.length, 1)))[:self.total_size]
+            order = order[self.rank::self.num_replicas]
+        if self.epoch == self.resume_epoch and self.resume_items:
+            order = torch.cat([order[self.resume_items:], order[:self.resume_items]])
         return iter(order.tolist())
 
     def __len__(self) -> int:
-        return self.length
+        return self.num_samples
 
 
 # Lightning warns that a mid-epoch resume replays the epoch unless the loader is
@@ -193,30 +200,31 @@ class SeganDataModule(L.LightningDataModule):
         t = self.settings.train
         workers = t.num_workers
         keyed = isinstance(ds, AugmentedWindowDataset)
-        sampler = EpochShuffle(len(ds), t.seed, keyed=keyed) if shuffle else None
-        if sampler is not None:
-            self._resume_sampler(sampler, len(ds), drop_last)
+        sampler = None
+        if shuffle:
+            trainer = self.trainer
+            world, rank = ((trainer.world_size, trainer.global_rank) if trainer is not None
+                           else (1, 0))
+            sampler = EpochShuffle(len(ds), t.seed, keyed, world, rank)
+            self._resume_sampler(sampler, drop_last)
         return DataLoader(
             ds, batch_size=t.batch_size, sampler=sampler, drop_last=drop_last,
             num_workers=workers, pin_memory=t.pin_memory and torch.cuda.is_available(),
             persistent_workers=workers > 0,
         )
 
-    def _resume_sampler(self, sampler: EpochShuffle, items: int, drop_last: bool) -> None:
+    def _resume_sampler(self, sampler: EpochShuffle, drop_last: bool) -> None:
         """Start the sampler where a restored checkpoint stopped (see resume_position).
 
-        Under DDP each rank takes every ``world``-th item of the order, so a batch on
-        every rank uses ``batch * world`` consecutive positions. Setting the epoch here,
-        not only in ``set_epoch``, matters with loader workers: they draw the first
-        indices as soon as the loader is iterated, before Lightning sets the epoch.
+        Setting the epoch here, not only in ``set_epoch``, matters with loader workers:
+        they draw the first indices as soon as the loader is iterated, before Lightning
+        sets the epoch.
         """
-        trainer = self.trainer
-        world = trainer.world_size if trainer is not None else 1
         batch = self.settings.train.batch_size
-        per_rank = -(-items // world)
+        per_rank = len(sampler)
         batches = per_rank // batch if drop_last else -(-per_rank // batch)
-        epoch, done = resume_position(trainer, batches)
-        sampler.resume_at(epoch, done * batch * world)
+        epoch, done = resume_position(self.trainer, batches)
+        sampler.resume_at(epoch, done * batch)
 
     def train_dataloader(self) -> DataLoader:
         drop = len(self.train_set) >= self.settings.train.batch_size
