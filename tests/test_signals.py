@@ -186,17 +186,37 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _long_recordings(src: Path, sample: Path, n: int = 8) -> Path:
+    """``n`` recordings of a minute of real speech: a run over them takes a while."""
+    src.mkdir()
+    speech = np.concatenate([sf.read(f, dtype="float32")[0]
+                             for f in sorted((sample / "noisy").glob("*.wav"))])
+    for i in range(n):
+        sf.write(src / f"f{i}.wav", np.resize(np.roll(speech, 999 * i), 60 * 16000), 16000)
+    return src
+
+
+def test_sigterm_ends_other_commands_cleanly(tmp_path: Path, voicebank_sample: Path) -> None:
+    src, out = _long_recordings(tmp_path / "in", voicebank_sample), tmp_path / "out"
+    proc = _start(["enhance", src, "--out", out, "--method", "wiener"], tmp_path, "enhance")
+    _wait_for(lambda: out.is_dir() and any(out.iterdir()), proc, "the first output")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 143
+    err = (tmp_path / "enhance.err").read_text()
+    assert "terminated" in err and "Traceback" not in err
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary
+    done = {p.name for p in out.iterdir()}
+    assert len(done) < 8
+    _run(["enhance", src, "--out", out, "--method", "wiener"], tmp_path, "rest")
+    assert {p.name for p in out.iterdir()} == {f"f{i}.wav" for i in range(8)}
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_killed_folder_run_leaves_no_workers_and_its_temporaries_are_cleaned(
         tmp_path: Path, voicebank_sample: Path) -> None:
     if usable_cores() < 2:
         pytest.skip("--workers 2 needs two usable cores")
-    src, out = tmp_path / "in", tmp_path / "out"
-    src.mkdir()
-    speech = np.concatenate([sf.read(f, dtype="float32")[0]
-                             for f in sorted((voicebank_sample / "noisy").glob("*.wav"))])
-    for i in range(8):  # a minute each: the workers are busy when the parent dies
-        sf.write(src / f"f{i}.wav", np.resize(np.roll(speech, 999 * i), 60 * 16000), 16000)
+    src, out = _long_recordings(tmp_path / "in", voicebank_sample), tmp_path / "out"
     proc = _start(["enhance", src, "--out", out, "--method", "wiener", "--workers", "2"],
                   tmp_path, "killed")
     _wait_for(lambda: len(_children(proc.pid)) >= 2 and out.is_dir() and any(out.iterdir()),
