@@ -96,7 +96,7 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def _age(path: Path, seconds: float = 3600) -> None:
+def _age(path: Path, seconds: float = 86400) -> None:
     """Date a file back, to before any process of this test started."""
     past = time.time() - seconds
     os.utime(path, (past, past))
@@ -266,3 +266,35 @@ def test_sampler_resumes_each_rank_after_its_own_batches(replicas: int) -> None:
         assert rest[:len(items) - 12] == items[12:]
         shards += items
     assert set(shards) == set(range(4 * 46, 5 * 46))  # every rank's share of epoch 4
+
+
+def test_only_our_dead_old_temporaries_are_stale(tmp_path: Path) -> None:
+    from segan_cli.core.temporaries import is_stale, remove_stale, temp_dir, temp_file
+
+    dead = _dead_pid()
+    fresh = temp_file(tmp_path / "a.wav")  # this process's, being written
+    assert fresh.name.startswith(f".a.wav.segan-{os.getpid()}-") and fresh.suffix == ".wav"
+    building = temp_dir(tmp_path, "cache")
+    cases = {
+        f".b.wav.segan-{dead}-abcd1234.tmp.wav": True,  # owner gone, old
+        f".c.npy.segan-{os.getpid()}-abcd1234.tmp.npy": True,  # older than us: pid reused
+        f".d.segan-{dead}-abcd1234.tmp": True,  # a folder
+        ".e.wav.segan-1-abcd1234.tmp.wav": False,  # owner alive
+        f".f.wav.{dead}-abcd1234.tmp.wav": False,  # not our form
+        f"g.wav.segan-{dead}-abcd1234.tmp.wav": False,  # not hidden
+        f".h.wav.segan-{dead}-abcd1234.wav": False,  # no .tmp
+        ".i.wav.tmp": False,
+    }
+    for name in cases:
+        if name.endswith(".tmp") and name.startswith(".d."):
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "inside.npy").write_bytes(b"x")
+        else:
+            (tmp_path / name).write_text("x")
+        _age(tmp_path / name)
+    assert {n for n in cases if is_stale(tmp_path / n)} == {n for n, s in cases.items() if s}
+    assert not is_stale(fresh) and not is_stale(building)  # made while this process runs
+    removed = remove_stale(tmp_path)
+    assert {p.name for p in removed} == {n for n, s in cases.items() if s}
+    left = {p.name for p in tmp_path.iterdir()}
+    assert left == {fresh.name, building.name, *(n for n, s in cases.items() if not s)}
