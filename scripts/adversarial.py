@@ -22,9 +22,10 @@ runs at most two cases at a time with one thread each.
 
     nice -n 19 .venv/bin/python scripts/adversarial.py --json adversarial.json
 
-``--only WORD`` runs the cases whose id contains WORD; ``--keep`` keeps every sandbox
-(failing ones are always kept). Exits 1 when any case is a traceback, silent-wrong,
-data loss, unclear or refused.
+``--all`` adds the extended matrix (every input kind for every command, ~590 cases,
+hours on a loaded machine); ``--only WORD`` runs the cases whose id contains WORD;
+``--keep`` keeps every sandbox (failing ones are kept when the pass fails). Exits 1
+when any case is a traceback, silent-wrong, data loss, unclear or refused.
 """
 
 from __future__ import annotations
@@ -289,6 +290,10 @@ AUDIO = [
     Audio("rf64", "odd", ".wav", lambda p, a: sf.write(p, a.speech, SR, format="RF64")),
 ]
 AUDIO_BY_NAME = {k.name: k for k in AUDIO}
+MODEL_KINDS = {"missing", "empty", "random-bytes", "promises-more", "nan-samples",
+               "directory", "rate-8k", "rate-1", "channels-0-header", "stereo", "one-sample",
+               "silence", "beyond-full-scale", "flac", "1024-channels", "huge-promise"}
+CORE_SCORED = {"empty", "nan-samples", "promises-more", "rate-8k", "stereo", "silence"}
 SCORED_KINDS = {"empty", "zero-frames", "random-bytes", "truncated-header", "header-only",
                 "promises-more", "nan-samples", "inf-samples", "directory", "dangling-symlink",
                 "rate-8k", "rate-1", "stereo", "one-sample", "silence", "channels-0-header"}
@@ -354,6 +359,7 @@ class Case:
     warn_word: str = ""
     kind: str = "bad"
     leaves_ok: bool = False  # complete files may stay after a refusal (prepare, train)
+    core: bool = True  # in the default pass; the rest run with --all
     timeout: float = 300
     teardown: Callable[[Path], None] | None = None
 
@@ -556,7 +562,8 @@ def audio_cases() -> list[Case]:
         check = enhanced("out/o.wav", src)
         cases.append(Case("audio-enhance-model", k.name,
                           (*sh("enhance"), src, *sh("out/o.wav --ckpt {ckpt}")), put,
-                          single_expect[k.nature], check, warn_word="bad"))
+                          single_expect[k.nature], check, warn_word="bad",
+                          core=k.name in MODEL_KINDS))
         cases.append(Case("audio-enhance-wiener", k.name,
                           (*sh("enhance"), src, *sh("out/o.wav --method wiener")), put,
                           single_expect[k.nature], check, warn_word="bad"))
@@ -565,9 +572,9 @@ def audio_cases() -> list[Case]:
             cases.append(Case("audio-enhance-folder", k.name,
                               sh("enhance in/d --out out --method wiener"),
                               steps(good_folder("in/d"), audio_at(f"in/d/bad{k.ext}", k)),
-                              folder, folder_enhanced("out", "in/d", "bad" if k.nature in
-                                                      ("bad", "odd") else None),
-                              warn_word="bad"))
+                              folder, folder_enhanced("out", "in/d", None if k.nature == "ok"
+                                                      else "bad"),
+                              warn_word="bad", core=k.name in MODEL_KINDS))
         if k.name in SCORED_KINDS:
             cases.append(Case("audio-evaluate", k.name,
                               sh("evaluate --clean in/clean --enhanced in/enh --workers 1"),
@@ -575,7 +582,7 @@ def audio_cases() -> list[Case]:
                                     good_folder("in/enh", ("a", "b"), 1.0),
                                     audio_at("in/enh/bad.wav", k)),
                               "warn" if k.nature in ("bad", "short") else "either", scored(3),
-                              warn_word="bad"))
+                              warn_word="bad", core=k.name in CORE_SCORED))
             cases.append(Case("audio-prepare-pairs", k.name,
                               sh("prepare pairs --clean in/clean --noisy in/noisy --out out/c "
                                  "--test-speakers p4"),
@@ -584,7 +591,7 @@ def audio_cases() -> list[Case]:
                                   audio_at("in/noisy/p3_0.wav", k)(s, a))),
                               {"bad": "error", "ok": "either", "odd": "either",
                                "short": "warn"}[k.nature], corpus_check("out/c", 4),
-                              warn_word="p3_0"))
+                              warn_word="p3_0", core=k.name in CORE_SCORED))
     for k in (AUDIO_BY_NAME[n] for n in ("empty", "random-bytes", "nan-samples", "inf-samples",
                                          "all-nan", "promises-more", "stereo", "rate-8k",
                                          "silence", "directory", "one-sample", "flac")):
@@ -595,7 +602,7 @@ def audio_cases() -> list[Case]:
                                 audio_at(f"in/noise/n9{k.ext}", k)),
                           {"bad": "error", "ok": "either", "odd": "either",
                            "short": "warn"}[k.nature], corpus_check("out/c", 4),
-                          warn_word="n9"))
+                          warn_word="n9", core=k.name in CORE_SCORED))
     return cases
 
 
@@ -661,6 +668,10 @@ SETTINGS: list[tuple[str, tuple[str, ...] | bytes]] = [
 ]
 
 
+CORE_SETTINGS = {"unknown-key", "huge-window", "inverted-snr-range", "non-utf8",
+                 "python-apply-tag", "config-missing"}
+
+
 def settings_setup(name: str, spec: tuple[str, ...] | bytes):
     if isinstance(spec, tuple):
         return None
@@ -702,7 +713,8 @@ def settings_cases() -> list[Case]:
             if base == "tiny" and isinstance(spec, tuple):
                 args += ("--config", "{tiny}")  # a real run if the fault is missed
             setup = [f for f in (extra.get(command), settings_setup(name, spec)) if f]
-            cases.append(Case(f"settings-{command}", name, args, steps(*setup)))
+            core = command == "enhance" or name in CORE_SETTINGS
+            cases.append(Case(f"settings-{command}", name, args, steps(*setup), core=core))
     return cases
 
 
@@ -868,6 +880,10 @@ CKPTS: list[tuple[str, str, Callable[[Path, Path, Assets], None] | None]] = [
 ]
 
 
+CORE_CKPTS = {"truncated-half", "nan-weight", "nan-stats", "sample-rate-1", "pickle-os-system",
+              "torch-zip-exploit"}
+
+
 def ckpt_setup(write: Callable[[Path, Path, Assets], None] | None):
     def make(s: Path, a: Assets) -> None:
         if write is not None:
@@ -899,8 +915,9 @@ def checkpoint_cases() -> list[Case]:
                 else "error"
             if command == "info" and check is None:
                 check = says_word("arch")
+            core = name in few and (command in ("enhance", "info") or name in CORE_CKPTS)
             cases.append(Case(f"ckpt-{command}", name, sh(text), ckpt_setup(write), expect,
-                              check, timeout=600))
+                              check, timeout=600, core=core))
     return cases
 
 
@@ -2029,10 +2046,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="working folder (default: a new temporary one)")
     ap.add_argument("--jobs", type=int, default=2, choices=(1, 2), help="cases at a time")
     ap.add_argument("--keep", action="store_true", help="keep every sandbox")
+    ap.add_argument("--all", action="store_true",
+                    help="also the extended matrix (every input kind for every command)")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     args = ap.parse_args(argv)
     os.nice(max(0, 19 - os.nice(0)))
-    cases = [c for c in all_cases() if not args.only or any(w in c.id for w in args.only)]
+    cases = [c for c in all_cases() if (c.core or args.all)
+             and (not args.only or any(w in c.id for w in args.only))]
     faults = [f for f in FAULTS if not args.only or any(w in f"{f[0]}/{f[1]}" for w in args.only)]
     if args.list:
         for c in cases:

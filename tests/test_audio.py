@@ -136,3 +136,10 @@ def test_written_files_get_the_usual_mode(tmp_path: Path) -> None:
     os.umask(mask)
     write_audio(tmp_path / "o.wav", _tone(16000), 16000)
     assert (tmp_path / "o.wav").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_unreadable_file_reason_does_not_repeat_the_path(tmp_path: Path) -> None:
+    (tmp_path / "junk.wav").write_bytes(b"not audio\n" * 40)
+    with pytest.raises(AudioError) as exc:
+        audio_info(tmp_path / "junk.wav")
+    assert str(exc.value).count("junk.wav") == 1 and "wav'" not in str(exc.value)

@@ -189,3 +189,13 @@ def test_folder_run_with_two_worker_processes(cli, ckpt: Path, tmp_path: Path) -
         b, _ = sf.read(tmp_path / "par" / f"f{i}.wav")
         # workers run torch on fewer threads: float sums may differ by a 16-bit step
         assert np.max(np.abs(a - b)) <= 2 / 32768
+
+
+def test_wiener_refuses_a_rate_too_low_for_its_frames(cli, tmp_path: Path) -> None:
+    """A 1 Hz 'recording' gave a ZeroDivisionError traceback; now one line, no output."""
+    sf.write(tmp_path / "slow.wav", np.zeros(50, dtype=np.float32) + 0.1, 1)
+    for out in (tmp_path / "o.wav", tmp_path / "folder"):
+        src = tmp_path / "slow.wav" if out.suffix else tmp_path
+        res = cli("enhance", src, out, "--method", "wiener", code=2 if out.suffix else 1)
+        assert "1 Hz" in res.stderr and "Traceback" not in res.output
+    assert not (tmp_path / "o.wav").exists() and not list((tmp_path / "folder").glob("*.wav"))

@@ -577,3 +577,35 @@ def test_train_checkpoint_write_fault_is_one_line(cli: Cli, env: Env, tmp_path: 
     assert "last.ckpt" in line and "no space left" in line
     assert not (run / "checkpoints" / "last.ckpt").exists()
     _no_temporaries(run)
+
+
+def _string_entry(ckpt: dict) -> None:
+    ckpt["state_dict"]["generator.extra"] = "weights"
+
+
+@pytest.mark.parametrize("command", ["info", "enhance", "export"])
+def test_non_tensor_state_entry_is_one_line(cli: Cli, env: Env, tmp_path: Path,
+                                            command: str) -> None:
+    """`segan info` summed .numel() over a string (AttributeError traceback)."""
+    bad = _tiny_checkpoint(tmp_path / "bad.ckpt", edit=_string_entry)
+    args = {"info": ["info", bad], "enhance": ["enhance", env.wav, tmp_path / "o.wav",
+                                               "--ckpt", bad],
+            "export": ["export", "--ckpt", bad, "--out", tmp_path / "o.pt"]}[command]
+    line = _one_line(cli(*args, code=2))
+    assert "'generator.extra' is not a tensor" in line and "bad.ckpt" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ckpt"]
+
+
+def test_foreign_pickle_is_one_line_without_torch_warnings(cli: Cli, tmp_path: Path) -> None:
+    import pickle
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    bad = tmp_path / "exploit.ckpt"
+    bad.write_bytes(pickle.dumps(Exploit(), protocol=4))
+    res = cli("info", bad, code=2)
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "not a readable checkpoint" in res.stderr
+    assert not (tmp_path / "ran").exists()

@@ -57,8 +57,11 @@ def audio_info(path: Path) -> AudioInfo:
 
 
 def _reason(exc: Exception) -> str:
+    """libsndfile's reason without its "Error opening 'PATH':" (the caller names the file)."""
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    return text.split("Error opening")[-1].strip(" :'") or type(exc).__name__
+    if text.startswith("Error opening "):
+        text = text.split("': ", 1)[-1]
+    return text.strip(" :'") or type(exc).__name__
 
 
 def check_finite(x: np.ndarray, path: Path | str) -> None:

@@ -38,6 +38,7 @@ from segan_cli.core.wiener_stream import WienerStream
 from segan_cli.errors import AudioError, SeganError
 
 RESAMPLE_QUALITY = "HQ"
+WIENER_MIN_RATE = 1000  # Hz, as data.sample_rate
 
 BlockStream = Callable[[Iterable[np.ndarray], int, int], Iterator[np.ndarray]]
 """(blocks of ``(frames, channels)``, sample rate, channels) -> output blocks, same length."""
@@ -302,4 +303,8 @@ class WienerFileEnhancer:
     def enhance_file(self, src: Path, dst: Path, subtype: str | None = None,
                      overwrite: bool = False) -> EnhanceReport:
         """Enhance ``src`` into ``dst`` like :meth:`Enhancer.enhance_file`."""
+        rate = audio_info(src).sample_rate
+        if rate < WIENER_MIN_RATE:  # its 32 ms frames would hold no samples
+            raise AudioError(f"{src} is sampled at {rate} Hz: the Wiener filter needs at "
+                             f"least {WIENER_MIN_RATE} Hz", "resample the file first")
         return stream_file(self.stream, src, dst, self.block_seconds, subtype, overwrite)

@@ -9,6 +9,7 @@ and builds only the generator.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,12 +62,22 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint not found: {path}",
                               "train one with `segan train` or check the --ckpt path")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. a foreign pickle protocol: the error says it
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many types for a damaged file
         raise CheckpointError(f"{path} is not a readable checkpoint: it is corrupted or not "
                               f"a segan checkpoint ({type(exc).__name__})") from exc
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a segan training checkpoint (no state_dict)")
+    state = ckpt["state_dict"]
+    odd = "its state_dict is not a mapping" if not isinstance(state, Mapping) else next(
+        (f"state_dict entry {k!r} is not a tensor" for k, v in state.items()
+         if not isinstance(v, torch.Tensor)), None)
+    if odd is not None:
+        raise CheckpointError(f"{path} is not a segan training checkpoint: {odd}",
+                              "the checkpoint was edited or damaged; use one written by "
+                              "`segan train`")
     return ckpt
 
 
