@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import pickle
@@ -1644,6 +1645,11 @@ def load_ckpt(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def gan_steps(state: dict[str, Any]) -> int:
+    """GAN steps of a checkpoint: Lightning counts both optimisers' steps."""
+    return int(state.get("global_step") or 0) // 2
+
+
 def md5s(root: Path) -> dict[str, str]:
     return {k: v for k, v in snapshot(root).items() if v != "dir"}
 
@@ -1694,15 +1700,15 @@ def _signal_train(sig: signal.Signals, code: int):
             state = load_ckpt(last)
         except Exception as exc:  # noqa: BLE001
             return "data loss", f"last.ckpt does not load: {exc}", command, rc
-        if state.get("global_step") != step:
-            return "unclear", f"last.ckpt at step {state.get('global_step')}, line says {step}", \
+        if gan_steps(state) != step:
+            return "unclear", f"last.ckpt at step {gan_steps(state)}, line says {step}", \
                 command, rc
         resume = [t if t != "400" else str(step + 2) for t in args] + ["--resume"]
         r = segan(resume, s, 900)
         if r.returncode != 0:
             return "unclear", f"resume exited {r.returncode}: {first_line(r.stdout, r.stderr)}", \
                 command, rc
-        if load_ckpt(last).get("global_step") != step + 2:
+        if gan_steps(load_ckpt(last)) != step + 2:
             return "silent-wrong", "resume did not continue from the stopping step", command, rc
         return "ok", f"stopped at step {step}, resumed to {step + 2}", command, rc
     return run
@@ -1836,7 +1842,7 @@ def _kill_train(s: Path, a: Assets) -> tuple[str, str, str, int | None]:
     p.popen.kill()
     p.popen.wait()
     try:
-        step = load_ckpt(last)["global_step"]
+        step = gan_steps(load_ckpt(last))
     except Exception as exc:  # noqa: BLE001
         return "data loss", f"last.ckpt unreadable after SIGKILL: {exc}", command, -9
     resume = [t if t != "400" else str(step + 2) for t in args] + ["--resume"]
@@ -2077,11 +2083,30 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{mark} [{len(results):>3}] {r.outcome:<12} {r.id} ({r.seconds:.0f} s)"
                   f"{': ' + r.note[:150] if r.note else ''}", flush=True)
 
+    stopping = threading.Event()  # SIGINT/SIGTERM: finish the running cases, then report
+
+    def stop(signum: int, frame: Any) -> None:
+        stopping.set()
+        print(f"signal {signum}: finishing the running cases, then the summary", flush=True)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    def one(c: Case) -> None:
+        if not stopping.is_set():
+            record(run_case(c, assets, work, args.keep))
+
+    for group, name, func in faults:  # two processes each: one at a time, first
+        if not stopping.is_set():
+            record(run_fault(group, name, func, assets, work, args.keep))
+    by_group: dict[str, list[Case]] = {}
+    for c in cases:
+        by_group.setdefault(c.group, []).append(c)
+    # round-robin over the classes, so that a pass stopped early still samples each
+    ordered = [c for batch in itertools.zip_longest(*by_group.values()) for c in batch if c]
     with ThreadPoolExecutor(args.jobs) as pool:
-        for c in cases:
-            pool.submit(lambda c=c: record(run_case(c, assets, work, args.keep)))
-    for group, name, func in faults:  # two processes each: one at a time
-        record(run_fault(group, name, func, assets, work, args.keep))
+        for c in ordered:
+            pool.submit(one, c)
     changed = [k for k, v in shared.items() if snapshot(assets.root).get(k) != v]
     if changed:
         results.append(Result("harness/shared-assets", "harness", "bad", "", None, "data loss",
@@ -2089,10 +2114,14 @@ def main(argv: list[str] | None = None) -> int:
     order = {c.id: i for i, c in enumerate(cases)}
     results.sort(key=lambda r: order.get(r.id, len(order)))
     text = summary(results)
+    if stopping.is_set():
+        text += (f"\nstopped early: {len(results)} of {len(cases) + len(faults)} cases ran "
+                 "(a partial pass)")
     print("\n" + text)
     print(f"\n{time.monotonic() - t0:.0f} s; logs in {work / 'logs'}")
     if args.json:
         args.json.write_text(json.dumps({
+            "complete": not stopping.is_set(), "summary": text,
             "command": "nice -n 19 .venv/bin/python scripts/adversarial.py "
                        + " ".join(argv if argv is not None else sys.argv[1:]),
             "cases": [r.__dict__ for r in results]}, indent=1))
