@@ -30,7 +30,8 @@ TINY = REPO / "configs" / "tiny.yaml"
 # 3 training utterances of 1 s: 5 batches of 8 windows per epoch
 FAST = ["--config", TINY, "--batch-size", "8", "--set", "data.window=2048",
         "--set", "data.hop=1024", "--set", "train.val_utterances=1",
-        "--set", "train.num_workers=0", "--max-epochs", "1000"]
+        "--set", "train.num_workers=0"]
+ENDLESS = ["--max-epochs", "1000"]  # --max-steps decides
 SEGAN = [sys.executable, "-m", "segan_cli"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 BATCHES_PER_EPOCH = 5
@@ -108,7 +109,7 @@ def test_signal_stops_train_at_a_step_with_a_resumable_checkpoint(
         sig: signal.Signals, code: int, cli, corpus: Path, tmp_path: Path,
         one_torch_thread: None) -> None:
     run = tmp_path / "run"
-    args = ["train", "--data", corpus, "--out", run, "--max-steps", "12", *FAST,
+    args = ["train", "--data", corpus, "--out", run, "--max-steps", "12", *FAST, *ENDLESS,
             "--set", "train.val_check_interval=3"]
     last = run / "checkpoints" / "last.ckpt"
     proc = _start(args, tmp_path, "first")
@@ -147,18 +148,23 @@ def test_signal_stops_train_at_a_step_with_a_resumable_checkpoint(
 
 
 @pytest.mark.parametrize("augment", [False, True], ids=["windows", "augmented"])
-def test_mid_epoch_resume_is_exact(augment: bool, cli, corpus: Path, tmp_path: Path,
-                                   one_torch_thread: None) -> None:
-    extra = [*FAST, "--set", "train.val_check_interval=2"]
+@pytest.mark.parametrize("first", [["--max-steps", "3", *ENDLESS], ["--max-epochs", "1"]],
+                         ids=["mid-epoch", "epoch-end"])
+def test_resume_is_exact(first: list[str], augment: bool, cli, corpus: Path, tmp_path: Path,
+                         one_torch_thread: None) -> None:
+    """From the middle of an epoch, and from an epoch's end with no validation due there
+    (validation every 3 steps, 5 steps per epoch)."""
+    extra = [*FAST, "--set", "train.val_check_interval=3"]
     if augment:
         extra += ["--set", "data.augment.enabled=true"]
     full, part = tmp_path / "full", tmp_path / "part"
-    cli("train", "--data", corpus, "--out", full, "--max-steps", "8", *extra)
-    cli("train", "--data", corpus, "--out", part, "--max-steps", "3", *extra)
+    cli("train", "--data", corpus, "--out", full, "--max-steps", "8", *ENDLESS, *extra)
+    cli("train", "--data", corpus, "--out", part, *first, *extra)
     loops = torch.load(part / "checkpoints" / "last.ckpt", weights_only=True)["loops"]
     done = loops["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"]
-    assert 0 < done < BATCHES_PER_EPOCH  # the checkpoint is from the middle of an epoch
-    cli("train", "--data", corpus, "--out", part, "--max-steps", "8", "--resume", *extra)
+    assert done == (3 if "--max-steps" in first else BATCHES_PER_EPOCH)
+    cli("train", "--data", corpus, "--out", part, "--max-steps", "8", *ENDLESS, "--resume",
+        *extra)
     a = torch.load(full / "checkpoints" / "last.ckpt", weights_only=True)
     b = torch.load(part / "checkpoints" / "last.ckpt", weights_only=True)
     assert a["global_step"] == b["global_step"] == 16

@@ -149,10 +149,13 @@ class LastCheckpoint(Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:
-        # The run stops after this batch (max_steps, or a signal via GracefulStop), so
-        # Lightning closes the epoch early: a checkpoint written at that epoch end would
-        # resume in the next epoch and skip the rest of this one. Save the step here.
-        if trainer.should_stop or 0 <= trainer.max_steps <= trainer.global_step:
+        # Save here, not at the epoch's end, when the run stops after this batch
+        # (max_steps, or a signal via GracefulStop) or the epoch ends with it. Lightning
+        # closes a stopped epoch early, so a checkpoint of that epoch end would resume in
+        # the next epoch and skip the rest of this one; and resuming from an epoch-end
+        # checkpoint with no validation due there trains one batch too many.
+        stopping = trainer.should_stop or 0 <= trainer.max_steps <= trainer.global_step
+        if stopping or trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             self._save(trainer)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
