@@ -304,3 +304,25 @@ def test_only_our_dead_old_temporaries_are_stale(tmp_path: Path) -> None:
     assert {p.name for p in removed} == {n for n, s in cases.items() if s}
     left = {p.name for p in tmp_path.iterdir()}
     assert left == {fresh.name, building.name, *(n for n, s in cases.items() if not s)}
+
+
+def test_resume_command_is_the_command_given_with_out_and_resume(tmp_path: Path) -> None:
+    from typer.main import get_command
+
+    from segan_cli.cli.app import app
+    from segan_cli.cli.stop_report import resume_command
+
+    train = get_command(app).commands["train"]
+    run = tmp_path / "my runs" / "a"
+
+    def command(*args: str) -> list[str]:
+        return shlex.split(resume_command(train.make_context("train", list(args)), run))
+
+    assert command("-d", "c", "--arch", "adv", "--set", "x=[1, 2]", "--devices", "2") == [
+        "segan", "train", "--data", "c", "--arch", "adv", "--devices", "2",
+        "--set", "x=[1, 2]", "--out", str(run), "--resume"]
+    assert command("-d", "c", "-o", "elsewhere", "--resume", "-c", "k.yaml") == [
+        "segan", "train", "--data", "c", "--config", "k.yaml", "--out", str(run), "--resume"]
+    # a fine-tuning run took its model from the source: resume from the run's settings
+    assert command("-d", "c", "--init-from", "default", "-c", "k.yaml")[-5:] == [
+        "--config", str(run / "settings.yaml"), "--out", str(run), "--resume"]

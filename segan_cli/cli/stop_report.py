@@ -20,13 +20,21 @@ _DROPPED = {"out", "resume", "init_from"}
 
 
 def resume_command(ctx: typer.Context, run_dir: Path) -> str:
-    """The command that continues this run, quoted for a POSIX shell."""
+    """The command that continues this run, quoted for a POSIX shell.
+
+    A run started ``--init-from`` a checkpoint without ``--config`` took its model
+    settings from that checkpoint: the resume reads them from the run's own
+    ``settings.yaml`` instead.
+    """
     parts = ["segan", ctx.info_name or "train"]
+    dropped = set(_DROPPED)
+    if ctx.params.get("init_from") is not None:
+        dropped.add("config")
     for param in ctx.command.params:
         name = param.name or ""
         value = ctx.params.get(name)
         source = ctx.get_parameter_source(name)
-        if (name in _DROPPED or value is None or value is False
+        if (name in dropped or value is None or value is False
                 or (source is not None and source.name == "DEFAULT")):
             continue
         if param.param_type_name != "option":
@@ -38,6 +46,8 @@ def resume_command(ctx: typer.Context, run_dir: Path) -> str:
         else:
             parts += [item for v in (value if param.multiple else [value])
                       for item in (flag, str(v))]
+    if "config" in dropped:
+        parts += ["--config", str(run_dir / "settings.yaml")]
     return shlex.join([*parts, "--out", str(run_dir), "--resume"])
 
 
