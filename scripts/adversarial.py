@@ -1747,7 +1747,7 @@ def _kill_workers(s: Path, a: Assets) -> tuple[str, str, str, int | None]:
     if survivors:
         return "data loss", f"{len(survivors)} worker(s) still running 3 s after SIGKILL", \
             command, -9
-    partial = [f for f in (s / "out").glob("*.wav") if audio_verdict(f, s / "in/long" / f.name)]
+    partial = [f for f in (s / "out").glob("[!.]*.wav") if audio_verdict(f, s / "in/long" / f.name)]
     if partial:
         return "data loss", f"partial outputs visible: {[f.name for f in partial]}", command, -9
     r = segan(args, s, 900)  # the re-run completes and tidies the temporaries
@@ -1771,7 +1771,7 @@ def _term_folder(s: Path, a: Assets) -> tuple[str, str, str, int | None]:
     out, err = p.text()
     if "Traceback" in out + err:
         return "traceback", first_line("", err), command, rc
-    partial = [f for f in (s / "out").glob("*.wav") if audio_verdict(f, s / "in/long" / f.name)]
+    partial = [f for f in (s / "out").glob("[!.]*.wav") if audio_verdict(f, s / "in/long" / f.name)]
     left = [k for k in snapshot(s / "out") if TEMP.search(k)]
     if rc != 143 or partial or left:
         return "unclear", f"exit {rc}, partial {partial}, temporaries {left}", command, rc
@@ -1950,13 +1950,13 @@ def _concurrent_prepare(s: Path, a: Assets) -> tuple[str, str, str, int | None]:
 
 @fault("fault-signal", "evaluate-SIGTERM")
 def _term_evaluate(s: Path, a: Assets) -> tuple[str, str, str, int | None]:
-    good_folder("in/c", tuple(f"f{i}" for i in range(40)), 2.0)(s, a)
-    good_folder("in/e", tuple(f"f{i}" for i in range(40)), 2.0)(s, a)
+    good_folder("in/c", tuple(f"f{i}" for i in range(80)), 2.0)(s, a)
+    good_folder("in/e", tuple(f"f{i}" for i in range(80)), 2.0)(s, a)
     args = ["evaluate", "--clean", "in/c", "--enhanced", "in/e", "--workers", "1",
             "--json", "out/s.json", "--csv", "out/s.csv"]
     command = "segan " + " ".join(args) + "  (then SIGTERM)"
     p = start(args, s, "run")
-    time.sleep(12.0)
+    time.sleep(6.0)
     if p.popen.poll() is not None:
         return "not run", "evaluate finished before the signal", command, p.popen.returncode
     p.popen.send_signal(signal.SIGTERM)

@@ -26,7 +26,7 @@ import torch
 
 from segan_cli.core import batch_enhance, output_guard
 from segan_cli.core.enhance import Enhancer, ModelOutputError
-from segan_cli.core.output_guard import OutputExistsError, guarded_output, publish
+from segan_cli.core.output_guard import OutputExistsError, guarded_file, guarded_output, publish
 from segan_cli.core.training import SeganGAN
 from segan_cli.errors import CheckpointError
 from segan_cli.settings import load_settings
@@ -609,3 +609,29 @@ def test_foreign_pickle_is_one_line_without_torch_warnings(cli: Cli, tmp_path: P
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "not a readable checkpoint" in res.stderr
     assert not (tmp_path / "ran").exists()
+
+
+class _Interrupting:
+    """A file whose second write raises KeyboardInterrupt, as a signal handler does
+    when Ctrl-C or SIGTERM lands inside libsndfile's write callback."""
+
+    def __init__(self, fh) -> None:
+        self.fh, self.calls = fh, 0
+
+    def write(self, data) -> int:
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return self.fh.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self.fh, name)
+
+
+def test_a_signal_inside_a_c_writer_is_raised_not_swallowed(tmp_path: Path) -> None:
+    """cffi swallowed it and libsndfile failed an assertion: a traceback, exit 1."""
+    with pytest.raises(KeyboardInterrupt):
+        with guarded_file(tmp_path / "o.wav") as fh:
+            fh._fh = _Interrupting(fh._fh)
+            sf.write(fh, np.zeros(100000, np.float32), 16000, format="WAV")
+    assert list(tmp_path.iterdir()) == []

@@ -279,9 +279,12 @@ class OutputFile:
         self.mode = "w+b"
         self._fh = open(path, "w+b", buffering=0)  # noqa: SIM115 - closed by close()
         self.error: OSError | None = None
+        #: Ctrl-C/SIGTERM raised inside a C writer's callback, where it would be
+        #: swallowed (libsndfile then fails an assertion): re-raised by guarded_file
+        self.interrupt: BaseException | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        if self.error is not None:
+        if self.error is not None or self.interrupt is not None:
             return 0
         view = memoryview(data).cast("B")
         done = 0
@@ -290,6 +293,9 @@ class OutputFile:
                 done += self._fh.write(view[done:]) or 0
         except OSError as exc:
             self.error = exc
+            return 0
+        except BaseException as exc:  # KeyboardInterrupt, Terminated
+            self.interrupt = exc
             return 0
         return done
 
@@ -337,10 +343,14 @@ def guarded_file(path: Path | str, overwrite: bool = False, suffix: str | None =
             yield fh
         except BaseException:
             fh.close()
+            if fh.interrupt is not None:
+                raise fh.interrupt from None
             if fh.error is not None:
                 raise fh.error from None
             raise
         fh.close()
+        if fh.interrupt is not None:
+            raise fh.interrupt
         if fh.error is not None:
             raise fh.error
 
