@@ -9,8 +9,10 @@ residual path that skips one block. The output head (``model.head``):
 - ``seed``: BN -> ReLU -> Conv1d(1->1), as the seed had it (the ReLU zeroes the
   negative half before the last conv, a measured brake on learning);
 - ``linear``: BN -> Conv1d(1->1);
-- ``residual``: the input plus a ``linear`` correction whose conv starts at zero, so
-  an untrained model is the identity and leaving clean speech alone is trivial. The
+- ``residual``: the input plus a ``linear`` correction whose last conv starts at a
+  tenth of its default initialisation, so an untrained model is close to the identity
+  and leaving clean speech alone is easy to learn. (Starting that conv at exactly zero
+  keeps the model stuck at the identity: measured, no learning in 2,000 steps.) The
   input is mapped into the output's space by a fixed affine (``skip_scale``,
   ``skip_shift``: buffers set from the corpus z-score statistics, 1 and 0 otherwise).
 """
@@ -25,6 +27,7 @@ from torch import Tensor, nn
 from segan_cli.core.models.generator import GeneratorBase, decoder_channels, down_conv, up_conv
 
 HEADS = ("seed", "linear", "residual")
+RESIDUAL_INIT_SCALE = 0.1  # of the default init of the residual head's last conv
 
 
 class AdvancedGenerator(GeneratorBase):
@@ -61,7 +64,10 @@ class AdvancedGenerator(GeneratorBase):
         relu = [nn.ReLU()] if head == "seed" else []
         self.head = nn.Sequential(nn.BatchNorm1d(1), *relu, out_conv)
         if head == "residual":
-            nn.init.zeros_(out_conv.weight)
+            # near the identity, not at it: a zero conv leaves every layer behind it
+            # without a consistent gradient, and the model stays the identity (measured)
+            with torch.no_grad():
+                out_conv.weight.mul_(RESIDUAL_INIT_SCALE)
             nn.init.zeros_(out_conv.bias)
             self.register_buffer("skip_scale", torch.ones(1))
             self.register_buffer("skip_shift", torch.zeros(1))
