@@ -470,3 +470,29 @@ def test_training_latent_is_random_or_the_inference_zeros(latent: str) -> None:
         assert all(z is not None and not z.any() for z in seen)
     else:
         assert all(z is None for z in seen)  # drawn inside the generator: N(0, I)
+
+
+def test_window_norm_makes_the_generator_level_equivariant() -> None:
+    """model.window_norm: scaling an input window scales the output by the same factor
+    (eval mode, running BN statistics), so the model meets every recording level alike."""
+    settings = adv_settings("residual")
+    settings.model.window_norm = True
+    module = SeganGAN(settings, STATS)
+    gen = module.generator.eval()
+    x = SineWindows(4).noisy
+    with torch.no_grad():
+        base = gen(x)
+        for factor in (0.03, 10.0):
+            # the skip path is affine (shift), so compare the corrections
+            shift = gen.skip_shift
+            y = gen(x * factor)
+            assert torch.allclose(y - shift, (base - shift) * factor, rtol=1e-4, atol=1e-5)
+    plain = SeganGAN(adv_settings("residual"), STATS).generator.eval()
+    with torch.no_grad():
+        assert not torch.allclose(plain(x * 10.0) - plain.skip_shift,
+                                  (plain(x) - plain.skip_shift) * 10.0, rtol=1e-3, atol=1e-4)
+
+
+def test_window_norm_needs_arch_adv() -> None:
+    with pytest.raises(SettingsError, match="window_norm"):
+        load_settings(None, ["model.window_norm=true"])

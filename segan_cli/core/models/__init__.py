@@ -45,7 +45,8 @@ def build_generator(model: ModelSettings, window: int) -> GeneratorBase:
     _check_window(window, len(model.encoder_channels), "encoder_channels")
     if model.arch == "adv":
         return AdvancedGenerator(model.encoder_channels, model.kernel_size, window,
-                                 model.z_channels, head=model.head)
+                                 model.z_channels, head=model.head,
+                                 window_norm=model.window_norm)
     return SeganGenerator(model.encoder_channels, model.kernel_size, window, model.z_channels)
 
 

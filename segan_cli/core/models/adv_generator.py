@@ -15,6 +15,12 @@ residual path that skips one block. The output head (``model.head``):
   keeps the model stuck at the identity: measured, no learning in 2,000 steps.) The
   input is mapped into the output's space by a fixed affine (``skip_scale``,
   ``skip_shift``: buffers set from the corpus z-score statistics, 1 and 0 otherwise).
+
+``model.window_norm`` divides each input window by its RMS (floored at -60 dB) and
+multiplies the head's output back: batch norm then sees one level whatever the
+recording's, so its running statistics fit every input at inference. Without it,
+training with random gains (+-15 dB) left the running statistics to the loudest
+windows and the eval-mode model near the identity (measured).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from segan_cli.core.models.generator import GeneratorBase, decoder_channels, dow
 
 HEADS = ("seed", "linear", "residual")
 RESIDUAL_INIT_SCALE = 0.1  # of the default init of the residual head's last conv
+WINDOW_NORM_FLOOR = 1e-3  # RMS floor (model units) of window normalisation: -60 dB
 
 
 class AdvancedGenerator(GeneratorBase):
@@ -40,8 +47,10 @@ class AdvancedGenerator(GeneratorBase):
     """
 
     def __init__(self, channels: Sequence[int], kernel_size: int, window: int,
-                 z_channels: int | None = None, head: str = "seed") -> None:
+                 z_channels: int | None = None, head: str = "seed",
+                 window_norm: bool = False) -> None:
         super().__init__(channels, kernel_size, window, z_channels)
+        self.window_norm = bool(window_norm)
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
         self.head_kind = head
@@ -83,7 +92,11 @@ class AdvancedGenerator(GeneratorBase):
         """Enhance ``x`` (batch, 1, time) in model space; see :meth:`resolve_latent`."""
         self.check_input(x)
         skips = []
+        scale = None
         h, prev = x, None
+        if self.window_norm:
+            scale = (x.square().mean(dim=-1, keepdim=True) + WINDOW_NORM_FLOOR ** 2).sqrt()
+            h = x / scale
         for i, block in enumerate(self.encoder):
             out = block(h)
             if i > 0:
@@ -98,9 +111,12 @@ class AdvancedGenerator(GeneratorBase):
                 out = out + self.decoder_res[j - 1](prev)
             prev = h
             h = torch.cat([out, skips[last - 1 - j]], dim=1) if j < last else out
+        out = self.head(h)
+        if scale is not None:
+            out = out * scale
         if self.head_kind == "residual":
-            return self.head(h) + x * self.skip_scale + self.skip_shift
-        return self.head(h)
+            return out + x * self.skip_scale + self.skip_shift
+        return out
 
 
 def _block(conv: nn.Module, channels: int) -> nn.Sequential:
