@@ -49,7 +49,9 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                  ["model.head=residual", REGRESSION, "train.ema_decay=null", NO_AUG]),
     "residual-aug": ("residual + on-the-fly augmentation",
                      ["model.head=residual", REGRESSION, "train.ema_decay=null"]),
-    "default": ("residual + augmentation + EMA weights (configs/default.yaml)", []),
+    "default": ("configs/default.yaml: linear head, window normalisation, augmentation, "
+                "EMA, z = 0", []),
+    "default-residual": ("default with the residual head", ["model.head=residual"]),
     "default-no-stft": ("default without the STFT loss", ["train.stft_weight=0"]),
     "default-harder": ("default with fewer clean windows and lower SNRs",
                        ["data.augment.clean_share=0.1", "data.augment.snr_db=[-5,25]"]),
