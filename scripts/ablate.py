@@ -52,6 +52,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "default": ("configs/default.yaml: linear head, window normalisation, augmentation, "
                 "EMA, z = 0", []),
     "default-residual": ("default with the residual head", ["model.head=residual"]),
+    "default-signed": ("default with a plain conv ending the decoder (signed output)",
+                       ["model.decoder_last=conv"]),
+    "default-signed-residual": ("default-signed with the residual head",
+                                ["model.decoder_last=conv", "model.head=residual"]),
     "default-no-stft": ("default without the STFT loss", ["train.stft_weight=0"]),
     "default-harder": ("default with fewer clean windows and lower SNRs",
                        ["data.augment.clean_share=0.1", "data.augment.snr_db=[-5,25]"]),

@@ -121,6 +121,8 @@ class ModelSettings(_Section):
         "input + BN-conv correction")
     window_norm: bool = Field(
         False, description="adv: scale each input window to unit RMS and the output back")
+    decoder_last: Literal["bn_relu", "conv"] = Field(
+        "bn_relu", description="adv: the last decoder block, the seed's BN-ReLU or a plain conv")
 
     @model_validator(mode="after")
     def _non_empty(self) -> ModelSettings:
@@ -128,8 +130,8 @@ class ModelSettings(_Section):
             raise ValueError("encoder_channels and disc_channels must not be empty")
         if self.arch == "segan" and self.head != "seed":
             raise ValueError("model.head applies to arch 'adv' (segan keeps its tanh output)")
-        if self.arch == "segan" and self.window_norm:
-            raise ValueError("model.window_norm applies to arch 'adv'")
+        if self.arch == "segan" and (self.window_norm or self.decoder_last != "bn_relu"):
+            raise ValueError("model.window_norm and model.decoder_last apply to arch 'adv'")
         if any(c <= 0 for c in self.encoder_channels + self.disc_channels):
             raise ValueError("channel widths must be positive")
         for key in ("encoder_channels", "disc_channels"):

@@ -496,3 +496,24 @@ def test_window_norm_makes_the_generator_level_equivariant() -> None:
 def test_window_norm_needs_arch_adv() -> None:
     with pytest.raises(SettingsError, match="window_norm"):
         load_settings(None, ["model.window_norm=true"])
+
+
+def test_decoder_last_conv_gives_the_head_a_signed_signal() -> None:
+    """model.decoder_last=conv drops the last decoder block's BN and ReLU: the head's
+    input takes negative values; the seed's bn_relu block keeps it non-negative
+    before its residual projection is added."""
+    settings = adv_settings("linear")
+    settings.model.decoder_last = "conv"
+    gen = SeganGAN(settings, STATS).generator.eval()
+    last = gen.decoder[-1]
+    assert not any(isinstance(m, (nn.ReLU, nn.BatchNorm1d)) for m in last.modules())
+    seed = SeganGAN(adv_settings("linear"), STATS).generator
+    assert any(isinstance(m, nn.ReLU) for m in seed.decoder[-1].modules())
+    assert count_parameters(seed) - count_parameters(gen) == 2  # the BN's affine pair
+    seen: list[torch.Tensor] = []
+    last.register_forward_hook(lambda mod, args, out: seen.append(out))
+    with torch.no_grad():
+        gen(gen_input := torch.randn(2, 1, WINDOW))
+    assert gen_input.shape == (2, 1, WINDOW) and (seen[0] < 0).any()
+    with pytest.raises(SettingsError, match="decoder_last"):
+        load_settings(None, ["model.decoder_last=conv"])

@@ -46,7 +46,8 @@ def build_generator(model: ModelSettings, window: int) -> GeneratorBase:
     if model.arch == "adv":
         return AdvancedGenerator(model.encoder_channels, model.kernel_size, window,
                                  model.z_channels, head=model.head,
-                                 window_norm=model.window_norm)
+                                 window_norm=model.window_norm,
+                                 decoder_last=model.decoder_last)
     return SeganGenerator(model.encoder_channels, model.kernel_size, window, model.z_channels)
 
 

@@ -16,6 +16,10 @@ residual path that skips one block. The output head (``model.head``):
   input is mapped into the output's space by a fixed affine (``skip_scale``,
   ``skip_shift``: buffers set from the corpus z-score statistics, 1 and 0 otherwise).
 
+``model.decoder_last``: ``bn_relu`` (the seed's) ends the decoder in a one-channel
+BN -> ReLU block, so the head sees a half-wave rectified signal; ``conv`` ends it in
+the plain transposed conv, a signed signal.
+
 ``model.window_norm`` divides each input window by its RMS (floored at -60 dB) and
 multiplies the head's output back: batch norm then sees one level whatever the
 recording's, so its running statistics fit every input at inference. Without it,
@@ -48,9 +52,11 @@ class AdvancedGenerator(GeneratorBase):
 
     def __init__(self, channels: Sequence[int], kernel_size: int, window: int,
                  z_channels: int | None = None, head: str = "seed",
-                 window_norm: bool = False) -> None:
+                 window_norm: bool = False, decoder_last: str = "bn_relu") -> None:
         super().__init__(channels, kernel_size, window, z_channels)
         self.window_norm = bool(window_norm)
+        if decoder_last not in ("bn_relu", "conv"):
+            raise ValueError(f"unknown decoder_last {decoder_last!r}; use bn_relu or conv")
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
         self.head_kind = head
@@ -63,9 +69,11 @@ class AdvancedGenerator(GeneratorBase):
             down_conv(enc_in[i - 1], self.channels[i], kernel_size, stride=4)
             for i in range(1, self.num_layers))
         dec_in, dec_out = decoder_channels(self.channels, self.z_channels)
+        last = len(dec_out) - 1
         self.decoder = nn.ModuleList(
-            _block(up_conv(ci, co, kernel_size), co)
-            for ci, co in zip(dec_in, dec_out, strict=True))
+            nn.Sequential(up_conv(ci, co, kernel_size))
+            if j == last and decoder_last == "conv" else _block(up_conv(ci, co, kernel_size), co)
+            for j, (ci, co) in enumerate(zip(dec_in, dec_out, strict=True)))
         self.decoder_res = nn.ModuleList(
             up_conv(dec_in[j - 1], dec_out[j], kernel_size, stride=4)
             for j in range(1, self.num_layers))
