@@ -23,8 +23,8 @@ DEFAULT_FILE = "default.pt"
 MODEL_CARD = "MODEL_CARD.md"
 ENV_VAR = "SEGAN_DEFAULT_MODEL"
 
-_REBUILD = ("pass --ckpt RUN_DIR/best.ckpt, or build it with scripts/train_default.sh "
-            "and scripts/package_default.py")
+_REBUILD = ("pass --ckpt RUN_DIR/best.ckpt (or --method wiener to enhance), or build "
+            "the default with scripts/train_default.sh and scripts/package_default.py")
 
 
 def _package_file(name: str) -> Path:
