@@ -52,6 +52,9 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "default": ("configs/default.yaml: linear head, window normalisation, augmentation, "
                 "EMA, z = 0", []),
     "default-residual": ("default with the residual head", ["model.head=residual"]),
+    "default-residual-harder": ("default-residual with fewer clean windows, lower SNRs",
+                                ["model.head=residual", "data.augment.clean_share=0.05",
+                                 "data.augment.snr_db=[-5,20]"]),
     "default-signed": ("default with a plain conv ending the decoder (signed output)",
                        ["model.decoder_last=conv"]),
     "default-signed-residual": ("default-signed with the residual head",
