@@ -55,6 +55,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "default-residual-harder": ("default-residual with fewer clean windows, lower SNRs",
                                 ["model.head=residual", "data.augment.clean_share=0.05",
                                  "data.augment.snr_db=[-5,20]"]),
+    "default-residual-no-stft": ("default-residual without the STFT loss",
+                                 ["model.head=residual", "train.stft_weight=0"]),
     "default-signed": ("default with a plain conv ending the decoder (signed output)",
                        ["model.decoder_last=conv"]),
     "default-signed-residual": ("default-signed with the residual head",
