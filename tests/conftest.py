@@ -52,6 +52,25 @@ def sample_corpus(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def short_train_corpus(tmp_path_factory) -> Path:
+    """Real VoiceBank speech cut to 1 s: 3 training and 1 validation utterances.
+
+    Shared by the training tests (they only read it; runs go to their own folders).
+    """
+    from segan_cli.core.data.sources.pairs import prepare_pairs
+
+    sample = need_shared(VOICEBANK_SAMPLE)
+    root = tmp_path_factory.mktemp("short-train")
+    for kind in ("clean", "noisy"):
+        (root / kind).mkdir()
+        for name in ("p232_005", "p232_006", "p232_011", "p257_008"):
+            x, sr = sf.read(sample / kind / f"{name}.wav", dtype="float32")
+            sf.write(root / kind / f"{name}.wav", x[8000:24000], sr)
+    prepare_pairs(root / "clean", root / "noisy", root / "corpus", valid_speakers=["p257"])
+    return root / "corpus"
+
+
 class Cli:
     """Runs the real Typer app in-process; returns the click Result."""
 

@@ -29,20 +29,9 @@ DISC = "discriminator.convs.0.weight"
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    """Real VoiceBank speech cut to 1 s: 3 training and 1 validation utterances."""
-    from segan_cli.core.data.sources.pairs import prepare_pairs
-    from tests.conftest import VOICEBANK_SAMPLE, need_shared
-
-    sample = need_shared(VOICEBANK_SAMPLE)
-    root = tmp_path_factory.mktemp("default")
-    for kind in ("clean", "noisy"):
-        (root / kind).mkdir()
-        for name in ("p232_005", "p232_006", "p232_011", "p257_008"):
-            x, sr = sf.read(sample / kind / f"{name}.wav", dtype="float32")
-            sf.write(root / kind / f"{name}.wav", x[8000:24000], sr)
-    prepare_pairs(root / "clean", root / "noisy", root / "corpus", valid_speakers=["p257"])
-    return root / "corpus"
+def corpus(short_train_corpus: Path) -> Path:
+    """Real VoiceBank speech cut to 1 s (tests/conftest.py)."""
+    return short_train_corpus
 
 
 @pytest.fixture(scope="module")

@@ -23,21 +23,9 @@ FAST = ["--config", TINY, "--batch-size", "8", "--set", "data.window=2048",
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    """Real VoiceBank speech cut to 1 s: 3 training and 1 validation utterances."""
-    from tests.conftest import VOICEBANK_SAMPLE, need_shared
-
-    sample = need_shared(VOICEBANK_SAMPLE)
-    root = tmp_path_factory.mktemp("train")
-    for kind in ("clean", "noisy"):
-        (root / kind).mkdir()
-        for name in ("p232_005", "p232_006", "p232_011", "p257_008"):
-            x, sr = sf.read(sample / kind / f"{name}.wav", dtype="float32")
-            sf.write(root / kind / f"{name}.wav", x[8000:24000], sr)
-    from segan_cli.core.data.sources.pairs import prepare_pairs
-
-    prepare_pairs(root / "clean", root / "noisy", root / "corpus", valid_speakers=["p257"])
-    return root / "corpus"
+def corpus(short_train_corpus: Path) -> Path:
+    """Real VoiceBank speech cut to 1 s (tests/conftest.py)."""
+    return short_train_corpus
 
 
 def _metrics(run: Path) -> list[dict[str, str]]:
