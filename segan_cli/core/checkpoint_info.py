@@ -35,6 +35,11 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
                     scores[f"{value.get('monitor', 'score')} ({field.split('_')[0]})"] = v
     m, d, t = settings.model, settings.data, settings.train
     package = package_record(ckpt)
+    model_summary = {  # what both kinds of file say about the model
+        "sample_rate": d.sample_rate, "window": d.window,
+        "encoder_channels": m.encoder_channels, "kernel_size": m.kernel_size,
+        "preemphasis": m.preemphasis, "input_norm": m.input_norm, "head": m.head,
+        "corpus_stats": hp.get("stats")}
     if package is not None:  # a packaged model: the generator and where it came from
         return {
             "path": str(path),
@@ -44,14 +49,7 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
             "gan_steps": package.get("step"),
             "file_size_mb": round(Path(path).stat().st_size / 1e6, 2),
             "generator_parameters": params("generator."),
-            "sample_rate": d.sample_rate,
-            "window": d.window,
-            "encoder_channels": m.encoder_channels,
-            "kernel_size": m.kernel_size,
-            "preemphasis": m.preemphasis,
-            "input_norm": m.input_norm,
-            "head": m.head,
-            "corpus_stats": hp.get("stats"),
+            **model_summary,
             "package": package,
         }
     return {
@@ -64,13 +62,7 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
         "generator_parameters": params("generator."),
         "discriminator_parameters": params("discriminator."),
         "reference_batch": list(ref.shape) if isinstance(ref, torch.Tensor) else None,
-        "sample_rate": d.sample_rate,
-        "window": d.window,
-        "encoder_channels": m.encoder_channels,
-        "kernel_size": m.kernel_size,
-        "preemphasis": m.preemphasis,
-        "input_norm": m.input_norm,
-        "corpus_stats": hp.get("stats"),
+        **model_summary,
         "optimizer": f"{t.optimizer} lr_g {t.lr_g:g} lr_d {t.lr_d:g}",
         "batch_size": t.batch_size,
         "scores": scores,

@@ -28,17 +28,14 @@ from segan_cli.core.enhance import Enhancer
 from segan_cli.core.files import atomic_path, write_text_atomic
 from segan_cli.core.inference import (
     GeneratorModel,
-    check_weights,
-    checkpoint_settings,
-    read_checkpoint,
 )
 from segan_cli.core.output_guard import fault, output_error
 from segan_cli.core.signals import StopRequest
 from segan_cli.core.stopping import GracefulStop
 from segan_cli.core.temporaries import remove_stale
 from segan_cli.core.training import SeganGAN
-from segan_cli.core.warm_start import load_init_weights, model_differences, read_init_source
-from segan_cli.errors import CheckpointError, SeganError
+from segan_cli.core.warm_start import load_init_weights, read_init_source, read_same_model
+from segan_cli.errors import SeganError
 from segan_cli.settings import Settings, settings_to_yaml
 
 CKPT_DIR = "checkpoints"
@@ -241,18 +238,10 @@ def prepare_run_dir(run_dir: Path, resume: bool, settings: Settings | None = Non
 def check_resumable(ckpt: Path, settings: Settings) -> None:
     """Raise CheckpointError unless ``ckpt`` holds the model ``settings`` describe, with
     finite weights (a diverged run would only resume into NaN)."""
-    state = read_checkpoint(ckpt)
-    old = checkpoint_settings(state, ckpt)
-    check_weights(state["state_dict"], ckpt)
-    if old.model.arch != settings.model.arch:
-        raise CheckpointError(
-            f"{ckpt} is an '{old.model.arch}' run, but this command asks for "
-            f"'{settings.model.arch}'", f"resume with --arch {old.model.arch}")
-    changed = model_differences(old, settings)
-    if changed:
-        raise CheckpointError(
-            f"{ckpt} was trained with other model settings ({', '.join(changed)})",
-            "resume with the run's own settings: --config RUN_DIR/settings.yaml")
+    read_same_model(ckpt, settings, str(ckpt),
+                    "is an '{old}' run, but this command asks for '{new}'",
+                    "resume with --arch {old}",
+                    "resume with the run's own settings: --config RUN_DIR/settings.yaml")
 
 
 def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,

@@ -48,22 +48,34 @@ def source_defaults(source: Settings) -> dict[str, dict[str, Any]]:
     return {"model": model, "data": {"window": source.data.window, "hop": source.data.hop}}
 
 
-def read_init_source(path: Path, settings: Settings) -> dict[str, Any]:
-    """The source checkpoint, refused unless it holds the model ``settings`` describe."""
+def read_same_model(path: Path, settings: Settings, label: str, arch_message: str,
+                    arch_hint: str, settings_hint: str) -> dict[str, Any]:
+    """Checkpoint ``path``, refused unless it holds the model ``settings`` describe, with
+    finite weights (NaN weights would only train into NaN). Shared by resume and
+    ``--init-from``; ``label`` names the file, ``arch_message`` and ``arch_hint`` are
+    formatted with ``old`` and ``new`` arch."""
     path = Path(path)
     ckpt = read_checkpoint(path)
     old = checkpoint_settings(ckpt, path)
+    check_weights(ckpt["state_dict"], path)
     if old.model.arch != settings.model.arch:
-        raise CheckpointError(
-            f"--init-from {path} holds an '{old.model.arch}' model, but this run is "
-            f"'{settings.model.arch}'", f"train with --arch {old.model.arch}")
+        names = {"old": old.model.arch, "new": settings.model.arch}
+        raise CheckpointError(f"{label} {arch_message.format(**names)}",
+                              arch_hint.format(**names))
     changed = model_differences(old, settings)
     if changed:
         raise CheckpointError(
-            f"--init-from {path} was trained with other model settings ({', '.join(changed)})",
-            "leave out --config to take the source's model settings, or make them match")
-    check_weights(ckpt["state_dict"], path)  # NaN weights would only train into NaN
+            f"{label} was trained with other model settings ({', '.join(changed)})",
+            settings_hint)
     return ckpt
+
+
+def read_init_source(path: Path, settings: Settings) -> dict[str, Any]:
+    """The source checkpoint, refused unless it holds the model ``settings`` describe."""
+    return read_same_model(
+        path, settings, f"--init-from {path}", "holds an '{old}' model, but this run is '{new}'",
+        "train with --arch {old}",
+        "leave out --config to take the source's model settings, or make them match")
 
 
 def _part(state: dict[str, torch.Tensor], prefix: str, skip: tuple[str, ...] = ()
