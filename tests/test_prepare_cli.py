@@ -227,3 +227,14 @@ def test_bad_audio_in_a_prepare_is_named(cli, tmp_path: Path, voicebank_sample) 
     res = cli("prepare", "mix", "--clean", tmp_path / "clean", "--noise", tmp_path / "noisy",
               "--out", tmp_path / "m", code=2)
     assert "p232_006.wav" in res.stderr
+
+
+def test_mix_names_a_noise_recording_cut_short(cli, tmp_path: Path, voicebank_sample,
+                                              real_noise_dir: Path) -> None:
+    """A noise file holding less audio than its header promises is used, and said so."""
+    noise = real_noise_dir / "demand_p257_008.wav"
+    data = noise.read_bytes()
+    noise.write_bytes(data[:len(data) * 2 // 3])  # the header still promises all of it
+    res = cli("prepare", "mix", "--clean", voicebank_sample / "clean", "--noise",
+              real_noise_dir, "--out", tmp_path / "m", "--test-speakers", "p257")
+    assert f"note: {noise} is cut short: its header promises" in res.stderr

@@ -186,6 +186,17 @@ def test_folder_into_itself_is_refused_even_with_overwrite(cli: Cli, env: Env,
     assert (src / "a.wav").read_bytes() == env.wav.read_bytes()
 
 
+def test_folder_run_names_what_it_cannot_read(cli: Cli, env: Env, tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    (src / "x.wav").mkdir(parents=True)  # a folder named like a recording
+    (src / "a.wav").write_bytes(env.wav.read_bytes())
+    (src / "gone.flac").symlink_to(src / "nowhere.flac")
+    text = cli("enhance", src, "--out", out, "--method", "wiener", code=0).stderr
+    assert f"{src / 'x.wav'} (a folder, not an audio file)" in text
+    assert f"{src / 'gone.flac'} (a broken symbolic link)" in text
+    assert sorted(p.name for p in out.iterdir()) == ["a.wav"]
+
+
 @pytest.mark.parametrize("pattern", ["../victim/*.wav", "sub/../../victim/*.wav", "/{abs}/*.wav"])
 def test_glob_cannot_climb_out_of_the_input_folder(cli: Cli, env: Env, tmp_path: Path,
                                                    pattern: str) -> None:
@@ -354,11 +365,16 @@ def test_non_finite_checkpoint_is_refused(cli: Cli, env: Env, tmp_path: Path, ar
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ckpt"]
 
 
-def test_nan_weights_are_not_a_starting_point(cli: Cli, env: Env, tmp_path: Path) -> None:
-    bad = _tiny_checkpoint(tmp_path / "bad.ckpt", edit=_nan_weight)
+@pytest.mark.parametrize("arch,edit,expect", [
+    ("segan", _nan_weight, "NaN/Inf"),
+    ("adv", _stat("noisy_std", float("nan")), "noisy_std is nan"),
+], ids=["nan-weight", "nan-std"])
+def test_nan_checkpoint_is_not_a_starting_point(cli: Cli, env: Env, tmp_path: Path, arch: str,
+                                               edit, expect: str) -> None:
+    bad = _tiny_checkpoint(tmp_path / "bad.ckpt", arch, STATS, edit)
     line = _one_line(cli("train", "--data", env.corpus, "--out", tmp_path / "run",
                          "--init-from", bad, "--max-steps", "1", code=2))
-    assert "NaN/Inf" in line and "bad.ckpt" in line
+    assert expect in line and "bad.ckpt" in line
     assert not (tmp_path / "run").exists()
 
 
@@ -635,3 +651,17 @@ def test_a_signal_inside_a_c_writer_is_raised_not_swallowed(tmp_path: Path) -> N
             fh._fh = _Interrupting(fh._fh)
             sf.write(fh, np.zeros(100000, np.float32), 16000, format="WAV")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_random_bytes_are_one_line_even_from_the_c_library(tmp_path: Path) -> None:
+    """libsndfile's MPEG probe printed "Note: Trying to resync..." lines on fd 2."""
+    bad = tmp_path / "noise.wav"
+    bad.write_bytes(np.random.default_rng(1).bytes(8192))
+    res = subprocess.run([sys.executable, "-m", "segan_cli", "enhance", str(bad),
+                          str(tmp_path / "o.wav"), "--method", "wiener"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"error: cannot read audio file {bad}: not in an audio format libsndfile "
+        "recognises (is it a wav/flac/ogg file that is not truncated?)"], res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.wav"]

@@ -153,4 +153,5 @@ class RichProgress:
             self._progress.advance(self._task, n)
 
     def note(self, message: str) -> None:
-        self._progress.console.print(f"[yellow]note:[/] {message}")
+        self._progress.console.print(f"[yellow]note:[/] {message}", highlight=False,
+                                     soft_wrap=True)

@@ -90,6 +90,9 @@ def enhance(
             pass  # reported by name when its job runs
     if skipped:
         console.print(f"skipping {len(skipped)} file(s) whose output already exists")
+    for entry, reason in batch_enhance.not_files(source, glob):
+        err_console.print(f"[yellow]not enhanced:[/] {entry} ({reason})", highlight=False,
+                          soft_wrap=True)
     failures: list[tuple[Path, str]] = []
     done_seconds = wall = 0.0
     t0 = time.perf_counter()

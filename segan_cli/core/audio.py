@@ -8,6 +8,11 @@ Pre-emphasis is the FIR ``x[n] - a*x[n-1]`` and de-emphasis its exact IIR invers
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +25,35 @@ from segan_cli.core.output_guard import guarded_file
 from segan_cli.errors import AudioError
 
 WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
+_STDERR_LOCK = threading.Lock()
+_NOT_FOUND = "File does not exist or is not a regular file"
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what C libraries print on file descriptor 2 while they open a file.
+
+    libsndfile's MPEG decoder writes "Note: Trying to resync..." lines when it probes
+    a file that is not audio; the user gets our one-line error instead. Opens are
+    serialised by a lock so that threads never restore each other's descriptor.
+    """
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no real descriptor 2
+            yield
+            return
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 2)
+            finally:
+                os.close(devnull)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -46,10 +80,14 @@ def audio_info(path: Path) -> AudioInfo:
     if path.is_dir():
         raise AudioError(f"expected an audio file but got a folder: {path}")
     try:
-        info = sf.info(str(path))
+        with quiet_native_stderr():
+            info = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for bad files
+        reason = _reason(exc)
+        if reason.startswith(_NOT_FOUND) and path.is_file():  # libsndfile's catch-all
+            reason = "not in an audio format libsndfile recognises"
         raise AudioError(
-            f"cannot read audio file {path}: {_reason(exc)}",
+            f"cannot read audio file {path}: {reason}",
             "is it a wav/flac/ogg file that is not truncated?",
         ) from exc
     return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames),
@@ -77,8 +115,9 @@ def read_audio(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray
     if info.frames == 0:
         raise AudioError(f"audio file is empty: {path}")
     try:
-        data, sr = sf.read(str(path), start=start, frames=frames, dtype="float32",
-                           always_2d=True)
+        with quiet_native_stderr():
+            data, sr = sf.read(str(path), start=start, frames=frames, dtype="float32",
+                               always_2d=True)
     except Exception as exc:
         raise AudioError(f"cannot decode audio file {path}: {_reason(exc)}") from exc
     if data.shape[0] == 0 and start == 0:

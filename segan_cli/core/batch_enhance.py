@@ -105,6 +105,26 @@ def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = F
     return todo, skipped
 
 
+def not_files(src: Path, pattern: str = "**/*") -> list[tuple[Path, str]]:
+    """Entries of a folder run named like audio that are not readable files (a folder
+    called ``x.wav``, a broken link), with the reason, so a run never drops them unsaid."""
+    src = Path(src)
+    if not src.is_dir():
+        return []
+    pat = pattern if pattern.startswith("**/") else f"**/{pattern}"
+    out = []
+    for p in sorted(src.glob(pat)):
+        if p.suffix.lower() not in AUDIO_SUFFIXES or p.name.startswith(".") or p.is_file():
+            continue
+        if p.is_dir():
+            out.append((p, "a folder, not an audio file"))
+        elif p.is_symlink() and not p.exists():
+            out.append((p, "a broken symbolic link"))
+        else:
+            out.append((p, "not a regular file"))
+    return out
+
+
 def check_pattern(pattern: str) -> None:
     """A --glob selects files inside the input folder: refuse absolute and climbing ones."""
     parts = pattern.replace(os.sep, "/").split("/")

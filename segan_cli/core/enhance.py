@@ -29,6 +29,7 @@ from segan_cli.core.audio import (
     check_finite,
     deemphasis,
     preemphasis,
+    quiet_native_stderr,
     write_format,
 )
 from segan_cli.core.audio_header import truncation_note
@@ -226,7 +227,8 @@ def stream_file(stream: BlockStream, src: Path, dst: Path, block_seconds: float,
     read = [0]
     t0 = time.perf_counter()
     try:
-        fin = sf.SoundFile(str(src))
+        with quiet_native_stderr():
+            fin = sf.SoundFile(str(src))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"cannot decode audio file {src}: {exc}") from exc
     with fin, guarded_file(dst, overwrite, inputs=[src]) as fh:

@@ -18,6 +18,7 @@ import torch
 from segan_cli.core.inference import (
     EMA_PREFIX,
     GENERATOR_PREFIX,
+    check_stats,
     check_weights,
     checkpoint_settings,
     read_checkpoint,
@@ -51,13 +52,15 @@ def source_defaults(source: Settings) -> dict[str, dict[str, Any]]:
 def read_same_model(path: Path, settings: Settings, label: str, arch_message: str,
                     arch_hint: str, settings_hint: str) -> dict[str, Any]:
     """Checkpoint ``path``, refused unless it holds the model ``settings`` describe, with
-    finite weights (NaN weights would only train into NaN). Shared by resume and
+    finite weights and corpus statistics (NaN would only train into NaN, and damaged
+    statistics mean a damaged file). Shared by resume and
     ``--init-from``; ``label`` names the file, ``arch_message`` and ``arch_hint`` are
     formatted with ``old`` and ``new`` arch."""
     path = Path(path)
     ckpt = read_checkpoint(path)
     old = checkpoint_settings(ckpt, path)
     check_weights(ckpt["state_dict"], path)
+    check_stats(ckpt["hyper_parameters"].get("stats"), old, path)
     if old.model.arch != settings.model.arch:
         names = {"old": old.model.arch, "new": settings.model.arch}
         raise CheckpointError(f"{label} {arch_message.format(**names)}",

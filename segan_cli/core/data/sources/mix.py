@@ -26,6 +26,7 @@ from segan_cli.core.data.sources.pairs import (
     finish_corpus,
     list_audio,
     name_list,
+    note_short,
     resampler_record,
     speaker_of,
     utterance_ids,
@@ -138,6 +139,7 @@ def prepare_mix(
     noise_audio: dict[str, np.ndarray] = {}
     for key, path in noises.items():
         noise_audio[key] = load_mono(path, sample_rate, quality)
+        note_short(path, progress)
         progress.advance(1)
     train_nz = [k for k in noises if k not in test_nz | valid_nz] or list(noises)
     progress.start("mixing speech and noise", len(clean))
@@ -153,6 +155,7 @@ def prepare_mix(
             nz = pool[int(rng.integers(0, len(pool)))]
             snr = float(snrs[int(rng.integers(0, len(snrs)))])
             speech = load_mono(path, sample_rate, quality)
+            note_short(path, progress)
             excerpt = noise_excerpt(noise_audio[nz], speech.size, rng)
             try:
                 noisy = mix_at_snr(speech, excerpt, snr)

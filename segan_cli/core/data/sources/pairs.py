@@ -18,6 +18,7 @@ from pathlib import Path
 import soxr
 
 from segan_cli.core.audio import audio_info, load_mono
+from segan_cli.core.audio_header import truncation_note
 from segan_cli.core.data.corpus import CorpusBuilder
 from segan_cli.core.data.manifest import Manifest
 from segan_cli.core.progress import Progress, SilentProgress
@@ -158,6 +159,8 @@ def add_pairs(builder: CorpusBuilder, split: str, pairs: Sequence[PairSource],
         if not builder.has(split, p.id):
             c = load_mono(p.clean, builder.sample_rate, quality)
             n = load_mono(p.noisy, builder.sample_rate, quality)
+            note_short(p.clean, progress)
+            note_short(p.noisy, progress)
             tol = length_tolerance(audio_info(p.clean).sample_rate,
                                    audio_info(p.noisy).sample_rate, builder.sample_rate)
             if abs(c.size - n.size) > tol:
@@ -166,6 +169,12 @@ def add_pairs(builder: CorpusBuilder, split: str, pairs: Sequence[PairSource],
             m = min(c.size, n.size)
             builder.add(split, p.id, p.speaker, c[:m], n[:m])
         progress.advance(1)
+
+
+def note_short(path: Path, progress: Progress) -> None:
+    """Tell the user when a recording holds less audio than its header promises."""
+    if note := truncation_note(audio_info(path)):
+        progress.note(note)
 
 
 def resampler_record(quality: str) -> dict[str, str]:
