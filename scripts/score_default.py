@@ -7,7 +7,9 @@ Sets (each skipped with a note when absent):
 - ``demo-test``: the test split of the small demo corpus (what the quickstart shows);
 - ``voicebank-sample``: 25 real VoiceBank-DEMAND test pairs in ../shared/data;
 - ``clean-in``: the clean side of the test split and of voicebank-sample fed through
-  each system and scored against itself (does the model leave clean speech alone?).
+  each system and scored against itself (does the model leave clean speech alone?);
+- ``valid-clean-in``: the same for the validation split's clean side: with ``valid``,
+  the only sets a choice between models may look at.
 
     .venv/bin/python scripts/score_default.py --ckpt default --corpus data/demo-full \\
         --demo data/demo-small --out runs/default/scores
@@ -39,6 +41,7 @@ from segan_cli.core.inference import GeneratorModel, load_bundle  # noqa: E402
 from segan_cli.weights import resolve_checkpoint  # noqa: E402
 
 SHOWN = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi")
+SETS = ("valid", "valid-clean-in", "test", "demo-test", "voicebank-sample", "clean-in")
 VOICEBANK_SAMPLE = REPO.parent / "shared" / "data" / "voicebank-sample"
 
 
@@ -50,6 +53,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--voicebank-sample", type=Path, default=VOICEBANK_SAMPLE)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--sets", default=",".join(SETS),
+                    help=f"comma-separated subset of {', '.join(SETS)}")
     ap.add_argument("--limit", type=int, default=0,
                     help="score at most this many evenly spread files per set (0: all)")
     return ap.parse_args()
@@ -80,6 +85,9 @@ def sample_items(root: Path) -> list[tuple[str, Path, Path]]:
 
 def main() -> int:
     args = parse_args()
+    wanted = {w.strip() for w in args.sets.split(",") if w.strip()}
+    if wanted - set(SETS):
+        raise SystemExit(f"unknown set(s) {', '.join(sorted(wanted - set(SETS)))}")
     bundle = load_bundle(resolve_checkpoint(args.ckpt))
     s = bundle.settings
     enhancer = Enhancer(GeneratorModel.from_bundle(bundle), s.enhance.chunking,
@@ -87,19 +95,27 @@ def main() -> int:
     label = "model"
     sets: dict[str, list[System]] = {}
     clean_in: list[tuple[str, Path, Path]] = []
-    if args.corpus and (args.corpus / "manifest.json").is_file():
-        for split in ("valid", "test"):
-            items = corpus_items(args.corpus, split, args.limit)
-            sets[split] = rows_for(items, 16000, enhancer.enhance, label)
-        clean_in += [(f"test/{n}", c, c) for n, c, _ in
-                     corpus_items(args.corpus, "test", args.limit)]
-    if args.demo and (args.demo / "manifest.json").is_file():
-        sets["demo-test"] = rows_for(corpus_items(args.demo, "test", args.limit), 16000,
+    corpus = args.corpus if args.corpus and (args.corpus / "manifest.json").is_file() else None
+    demo = args.demo if args.demo and (args.demo / "manifest.json").is_file() else None
+    vb = args.voicebank_sample if args.voicebank_sample.is_dir() else None
+    for split in ("valid", "test"):
+        if corpus and split in wanted:
+            sets[split] = rows_for(corpus_items(corpus, split, args.limit), 16000,
+                                   enhancer.enhance, label)
+    if corpus and "valid-clean-in" in wanted:
+        items = [(n, c, c) for n, c, _ in corpus_items(corpus, "valid", args.limit)]
+        sets["valid-clean-in"] = rows_for(items, 16000, enhancer.enhance, label, "Clean input")
+    if demo and "demo-test" in wanted:
+        sets["demo-test"] = rows_for(corpus_items(demo, "test", args.limit), 16000,
                                      enhancer.enhance, label)
-    if args.voicebank_sample.is_dir():
-        items = sample_items(args.voicebank_sample)
-        sets["voicebank-sample"] = rows_for(items, 16000, enhancer.enhance, label)
-        clean_in += [(f"vb/{n}", c, c) for n, c, _ in items]
+    if vb and "voicebank-sample" in wanted:
+        sets["voicebank-sample"] = rows_for(sample_items(vb), 16000, enhancer.enhance, label)
+    if "clean-in" in wanted:
+        if corpus:
+            clean_in += [(f"test/{n}", c, c) for n, c, _ in corpus_items(corpus, "test",
+                                                                          args.limit)]
+        if vb:
+            clean_in += [(f"vb/{n}", c, c) for n, c, _ in sample_items(vb)]
     if clean_in:
         sets["clean-in"] = rows_for(clean_in, 16000, enhancer.enhance, label, "Clean input")
     out: dict[str, dict] = {"checkpoint": str(args.ckpt), "step": bundle.step, "sets": {}}

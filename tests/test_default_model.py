@@ -232,3 +232,49 @@ def test_weights_are_package_data() -> None:
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert set(config["package-data"]["segan_cli.weights"]) >= {"*.pt", "MODEL_CARD.md"}
+
+
+def _result(means: dict[str, float], n: int = 10) -> dict:
+    return {"mode": "default", "scored": n, "total": n, "failures": [], "warnings": [],
+            "metrics": {m: {"mean": v, "std": 0.1, "ci95": [v - 0.05, v + 0.05], "count": n}
+                        for m, v in means.items()}}
+
+
+def _means(pesq: float, stoi: float, other: float) -> dict[str, float]:
+    return {"pesq": pesq, "csig": other, "cbak": other, "covl": other, "ssnr": other,
+            "stoi": stoi}
+
+
+def test_model_card_is_rendered_from_the_measurements(packaged: Path, corpus: Path,
+                                                      tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("model_card", REPO / "scripts" /
+                                                  "model_card.py")
+    card = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(card)
+    scores = {"checkpoint": "x", "step": 6, "sets": {
+        "clean-in": {"Clean input": _result(_means(4.64, 1.0, 5.0)),
+                     "Wiener": _result(_means(4.0, 0.99, 4.5)),
+                     "model": _result(_means(3.61, 0.96, 4.0))},
+        "demo-test": {"Noisy": _result(_means(1.70, 0.95, 2.0)),
+                      "Wiener": _result(_means(1.90, 0.94, 2.2)),
+                      "model": _result(_means(1.95, 0.96, 2.1))},
+    }}
+    (tmp_path / "s.json").write_text(json.dumps(scores))
+    (tmp_path / "t.json").write_text(json.dumps({
+        "steps": 6, "cpu_seconds": 7200, "wall_seconds": 3600, "threads": 2,
+        "command": "scripts/train_default.sh", "limits": ["a plain limit"]}))
+    out = tmp_path / "MODEL_CARD.md"
+    assert card.main(["--model", str(packaged), "--corpus", str(corpus), "--scores",
+                      str(tmp_path / "s.json"), "--training", str(tmp_path / "t.json"),
+                      "--out", str(out)]) == 0
+    text = out.read_text()
+    rows = {ln.split(" | ")[0].strip("| "): ln for ln in text.splitlines()
+            if ln.startswith("| ") and " | " in ln}
+    assert "| yes | 3.61 |" in rows["clean speech in keeps PESQ >= 3.5"]
+    assert "| **no** | 0.960 |" in rows["clean speech in keeps STOI >= 0.97"]
+    assert "**no**" in rows["demo test: PESQ >= Wiener + 0.10"]  # 1.95 < 1.90 + 0.10
+    assert "| yes |" in rows["demo test: STOI above Noisy"]
+    assert "2.0 CPU-hours" in text and "- a plain limit" in text
+    assert "| default model | 10 | 1.950 ±0.050 |" in text
+    blob = torch.load(packaged, map_location="cpu", weights_only=True)
+    assert blob[PACKAGE_KEY]["weights_sha256"] in text
