@@ -31,6 +31,21 @@ def test_corpus_table_noisy_and_wiener(cli, corpus: Path, tmp_path: Path) -> Non
     rows = list(csv.DictReader(open(tmp_path / "f.csv")))
     assert len(rows) == 22 and {r["system"] for r in rows} == {"Noisy", "Wiener"}
     assert all(float(r["pesq"]) > 1 for r in rows)
+    # SI-SDR: a table column, per-file CSV values and a JSON summary like the others
+    assert "SI-SDR" in res.stdout
+    si = noisy["si_sdr"]
+    assert si["count"] == 11 and si["ci95"][0] < si["mean"] < si["ci95"][1]
+    assert 0 < si["mean"] < 25 and "si_sdr" in wiener
+    from segan_cli.core.data.manifest import load_manifest
+    from segan_cli.core.metrics import si_sdr
+
+    utts = {u.id: u for u in load_manifest(corpus).utterances("test")}
+    for r in rows:
+        if r["system"] == "Noisy":
+            u = utts[r["file"]]
+            direct = si_sdr(sf.read(corpus / u.clean, dtype="float32")[0],
+                            sf.read(corpus / u.noisy, dtype="float32")[0])
+            assert float(r["si_sdr"]) == pytest.approx(direct, abs=1e-6)
 
 
 def test_paper_mode_and_voicebank_reference_rows(cli, corpus: Path, tmp_path: Path) -> None:
@@ -41,6 +56,9 @@ def test_paper_mode_and_voicebank_reference_rows(cli, corpus: Path, tmp_path: Pa
     (vb / "manifest.json").write_text(json.dumps(manifest))
     res = cli("evaluate", "--data", vb, "--no-wiener", "--mode", "paper", "--workers", "1")
     assert "SEGAN (paper)" in res.stdout and "1.97" in res.stdout and "(paper)" in res.stdout
+    # the paper reports no SI-SDR (nor STOI): its rows show a dash there
+    paper_line = next(ln for ln in res.stdout.splitlines() if "Noisy (paper)" in ln)
+    assert paper_line.count(" - ") >= 2
     assert "Wiener  " not in res.stdout.split("Noisy (paper)")[0]
 
 

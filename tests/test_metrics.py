@@ -1,4 +1,4 @@
-"""Metric core: documented PESQ values, composite.m definitions, modes, batch scoring."""
+"""Metric core: documented PESQ values, composite.m definitions, SI-SDR, modes, batches."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from segan_cli.core.metrics import (
     pesq_score,
     score_pairs,
     score_utterance,
+    si_sdr,
     ssnr,
     stoi_score,
     wss,
@@ -31,6 +32,7 @@ from segan_cli.core.metrics.framing import (
     num_frames,
 )
 from segan_cli.core.metrics.log_likelihood import llr_per_frame
+from segan_cli.core.metrics.si_sdr import SI_SDR_MAX_DB, SI_SDR_MIN_DB
 from segan_cli.core.metrics.spectral_slope import (
     BANDWIDTHS_HZ,
     CENTRE_FREQS_HZ,
@@ -218,9 +220,10 @@ def test_identical_signals_give_maximal_scores() -> None:
     assert s["pesq"] == pytest.approx(4.6439, abs=1e-3)
     assert s["stoi"] == pytest.approx(1.0, abs=1e-9)
     assert s["csig"] == s["cbak"] == s["covl"] == 5.0
+    assert s["si_sdr"] == SI_SDR_MAX_DB  # no residual: the documented ceiling, not inf
     # paper mode: the same measures, composites unclipped (here above 5)
     p = score_utterance(clean, clean, SR, mode="paper")
-    assert all(p[k] == s[k] for k in ("pesq", "stoi", "ssnr", "llr", "wss"))
+    assert all(p[k] == s[k] for k in ("pesq", "stoi", "ssnr", "si_sdr", "llr", "wss"))
     assert p["csig"] == pytest.approx(3.093 + 0.603 * s["pesq"])
     assert p["cbak"] == pytest.approx(1.634 + 0.478 * s["pesq"] + 0.063 * 35.0)
     assert p["covl"] == pytest.approx(1.594 + 0.805 * s["pesq"])
@@ -251,9 +254,11 @@ def test_unequal_lengths_are_cut_to_the_shorter() -> None:
     for fn in (ssnr, llr, wss, stoi_score):
         assert fn(clean, longer, SR) == fn(clean, noisy, SR)
         assert fn(longer, clean, SR) == fn(noisy, clean, SR)
+    assert si_sdr(clean, longer) == si_sdr(clean, noisy)
+    assert si_sdr(longer, clean) == si_sdr(noisy, clean)
     a = score_utterance(clean, longer, SR)
     b = score_utterance(clean, noisy, SR)
-    assert all(a[k] == b[k] for k in ("ssnr", "llr", "wss", "stoi"))
+    assert all(a[k] == b[k] for k in ("ssnr", "llr", "wss", "stoi", "si_sdr"))
 
 
 def test_noisy_file_scores_are_plausible_and_modes_agree() -> None:
@@ -263,6 +268,7 @@ def test_noisy_file_scores_are_plausible_and_modes_agree() -> None:
     assert list(d) == list(METRICS)
     assert 1.0 < d["pesq"] < 4.0 and 0.5 < d["stoi"] < 1.0
     assert -10 < d["ssnr"] < 35 and d["llr"] > 0 and d["wss"] > 0
+    assert -5 < d["si_sdr"] < 30
     frames = framed_pair(clean, noisy, SR)[0].shape[0]
     assert keep_count(frames, "paper") == keep_count(frames, "default")
     assert all(1 < d[k] < 5 for k in ("csig", "cbak", "covl"))
@@ -306,6 +312,78 @@ def test_eight_khz_uses_narrowband_and_order_10() -> None:
     assert s["pesq"] == pytest.approx(pesq_score(c8, n8, 8000, band="nb"))
     assert framed_pair(c8, n8, 8000)[0].shape[1] == 240
     assert 1.0 < s["pesq"] < 4.6 and s["llr"] > 0
+
+
+# ---------------------------------------------------------------- SI-SDR
+
+
+def _torchmetrics_si_sdr(clean: np.ndarray, enhanced: np.ndarray) -> float:
+    import torch
+    from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio
+
+    n = min(clean.size, enhanced.size)
+    c = torch.from_numpy(np.asarray(clean[:n], dtype=np.float64))
+    e = torch.from_numpy(np.asarray(enhanced[:n], dtype=np.float64))
+    return float(scale_invariant_signal_distortion_ratio(e, c, zero_mean=True))
+
+
+def test_si_sdr_matches_torchmetrics_on_real_audio() -> None:
+    rng = np.random.default_rng(7)
+    diffs = []
+    for name in _sample_names():
+        clean, noisy = _sample_pair(name)
+        gain = float(rng.uniform(0.2, 3.0))
+        for estimate in (noisy, gain * noisy + 0.01, 0.5 * (clean + noisy)):
+            ours = si_sdr(clean, estimate)
+            assert math.isfinite(ours)
+            diffs.append(abs(ours - _torchmetrics_si_sdr(clean, estimate)))
+    assert len(diffs) == 75 and max(diffs) < 1e-4
+
+
+def test_si_sdr_is_invariant_to_gain_and_polarity() -> None:
+    clean, noisy = _sample_pair("p257_008")
+    base = si_sdr(clean, noisy)
+    for factor in (-1.0, 0.001, 0.37, 2.0, -25.0, 1e4):
+        assert si_sdr(clean, factor * noisy.astype(np.float64)) == pytest.approx(base, abs=1e-9)
+    # the reference's gain does not matter either, nor a DC offset (both zero-meaned)
+    assert si_sdr(3.0 * clean.astype(np.float64), noisy) == pytest.approx(base, abs=1e-9)
+    assert si_sdr(clean, noisy.astype(np.float64) + 0.05) == pytest.approx(base, abs=1e-9)
+
+
+def test_si_sdr_of_added_noise_is_the_signal_to_noise_ratio() -> None:
+    clean, _ = _sample_pair("p232_003")
+    c = clean.astype(np.float64) - clean.mean()
+    rng = np.random.default_rng(11)
+    white = rng.standard_normal(c.size)
+    white -= white.mean()
+    orthogonal = white - (white @ c) / (c @ c) * c
+    for snr_db in (-5.0, 0.0, 5.0, 10.0, 20.0, 30.0):
+        for noise, tol in ((white, 0.1), (orthogonal, 1e-9)):
+            scale = math.sqrt((c @ c) / (noise @ noise) / 10 ** (snr_db / 10))
+            assert si_sdr(c, c + scale * noise) == pytest.approx(snr_db, abs=tol)
+
+
+def test_si_sdr_degenerate_inputs() -> None:
+    clean, noisy = _sample_pair()
+    x = clean.astype(np.float64)
+    # exact and exactly scaled copies: the ceiling; nothing along the reference: the floor
+    assert si_sdr(x, x) == si_sdr(x, -4.0 * x) == SI_SDR_MAX_DB
+    x0 = x - x.mean()
+    ramp = np.linspace(-1.0, 1.0, x.size)
+    assert si_sdr(x, ramp - (ramp @ x0) / (x0 @ x0) * x0) == SI_SDR_MIN_DB
+    for silent in (np.zeros_like(x), np.full_like(x, 0.25)):
+        with pytest.raises(MetricInputError, match="silent"):
+            si_sdr(silent, noisy)
+        with pytest.raises(MetricInputError, match="silent"):
+            si_sdr(clean, silent)
+    bad = noisy.copy()
+    bad[10] = np.inf
+    with pytest.raises(MetricInputError, match="NaN or Inf"):
+        si_sdr(clean, bad)
+    with pytest.raises(MetricInputError, match="empty"):
+        si_sdr(clean, noisy[:0])
+    with pytest.raises(MetricInputError, match="1-D"):
+        si_sdr(np.ones((600, 2)), np.ones((600, 2)))
 
 
 # ---------------------------------------------------------------- batches

@@ -1,4 +1,4 @@
-"""``segan evaluate``: the paper's table (PESQ, CSIG, CBAK, COVL, SSNR, STOI) for systems."""
+"""``segan evaluate``: the paper's table (PESQ, CSIG, CBAK, COVL, SSNR, STOI) plus SI-SDR."""
 
 from __future__ import annotations
 
@@ -28,11 +28,15 @@ from segan_cli.core.output_guard import check_output, same_file
 from segan_cli.errors import SeganError
 from segan_cli.weights import is_default, resolve_checkpoint
 
-COLUMNS = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi")
+COLUMNS = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi", "si_sdr")
 
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.2f}"
+
+
+def _header(col: str) -> str:
+    return col.upper().replace("_", "-")  # si_sdr -> SI-SDR
 
 
 @user_errors
@@ -118,7 +122,7 @@ def evaluate(
     table.add_column("system")
     cols = COLUMNS + (("estoi",) if ev.extended_stoi else ())
     for col in cols:
-        table.add_column(col.upper(), justify="right")
+        table.add_column(_header(col), justify="right")
     table.add_column("scored", justify="right")
     any_scored = False
     for system in systems:

@@ -31,7 +31,8 @@ from segan_cli.core.metrics.suite import PairSpec, check_score_length, merge_res
 from segan_cli.core.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError, SeganError
 
-# SEGAN paper, Table 1 (VoiceBank-DEMAND test set, 824 files); see DESIGN.md.
+# SEGAN paper, Table 1 (VoiceBank-DEMAND test set, 824 files); see DESIGN.md. It reports
+# no STOI or SI-SDR: those cells are shown as "-".
 PAPER_ROWS: dict[str, dict[str, float]] = {
     "Noisy (paper)": {"pesq": 1.97, "csig": 3.35, "cbak": 2.44, "covl": 2.63, "ssnr": 1.68},
     "Wiener (paper)": {"pesq": 2.22, "csig": 3.23, "cbak": 2.68, "covl": 2.67, "ssnr": 5.07},

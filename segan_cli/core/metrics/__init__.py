@@ -1,4 +1,4 @@
-"""Speech quality metrics per whole utterance: PESQ, STOI, SSNR, LLR, WSS, composites.
+"""Speech quality metrics per whole utterance: PESQ, STOI, SSNR, SI-SDR, LLR, WSS, composites.
 
 Definitions follow Loizou's composite.m (DESIGN.md section 5); ``mode="paper"``
 reproduces the MATLAB run behind the SEGAN paper's table, ``mode="default"`` clips
@@ -11,6 +11,7 @@ from segan_cli.core.metrics.framing import MODES, Mode, keep_count
 from segan_cli.core.metrics.log_likelihood import llr
 from segan_cli.core.metrics.pesq_stoi import pesq_score, stoi_score
 from segan_cli.core.metrics.segmental_snr import ssnr
+from segan_cli.core.metrics.si_sdr import si_sdr
 from segan_cli.core.metrics.spectral_slope import wss
 from segan_cli.core.metrics.suite import (
     METRICS,
@@ -38,6 +39,7 @@ __all__ = [
     "pesq_score",
     "score_pairs",
     "score_utterance",
+    "si_sdr",
     "ssnr",
     "stoi_score",
     "wss",

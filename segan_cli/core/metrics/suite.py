@@ -1,7 +1,7 @@
 """The standard suite per whole utterance, and batch scoring over a process pool.
 
-One utterance: PESQ, STOI, CSIG, CBAK, COVL, SSNR, LLR and WSS (optionally ESTOI),
-with the frame-based measures sharing one framing of the pair. A batch: pairs of
+One utterance: PESQ, STOI, CSIG, CBAK, COVL, SSNR, SI-SDR, LLR and WSS (optionally
+ESTOI), with the frame-based measures sharing one framing of the pair. A batch: pairs of
 (name, clean, enhanced), each a path or an array, scored in ``workers`` processes;
 anything a file cannot be scored for (silence, too short, NaN, unreadable, rate
 mismatch, longer than :data:`MAX_SCORE_SECONDS`) becomes a recorded :class:`Failure`,
@@ -39,12 +39,14 @@ from segan_cli.core.metrics.framing import Mode, check_mode, framed_pair, lowest
 from segan_cli.core.metrics.log_likelihood import llr_per_frame
 from segan_cli.core.metrics.pesq_stoi import default_pesq_band, pesq_score, stoi_score
 from segan_cli.core.metrics.segmental_snr import ssnr_per_frame
+from segan_cli.core.metrics.si_sdr import si_sdr
 from segan_cli.core.metrics.spectral_slope import wss_per_frame
 from segan_cli.core.metrics.threads import limit_blas_threads, single_threaded_blas
 from segan_cli.core.processes import bind_to_parent, exit_if_orphaned
 from segan_cli.errors import SeganError
 
-METRICS: tuple[str, ...] = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi", "llr", "wss")
+METRICS: tuple[str, ...] = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi", "si_sdr", "llr",
+                             "wss")
 """Keys of :func:`score_utterance`, in the order of the paper's table, then the rest."""
 
 Signal = Path | str | np.ndarray
@@ -68,7 +70,7 @@ def score_utterance(clean: np.ndarray, enhanced: np.ndarray, sr: int, mode: Mode
     """Score one whole utterance: every metric of :data:`METRICS` (plus ``estoi``).
 
     Float mono signals in [-1, 1] at 8 or 16 kHz (wb PESQ at 16, nb at 8). The
-    frame-based measures and STOI use both signals cut to the shorter; PESQ gets
+    frame-based measures, STOI and SI-SDR use both signals cut to the shorter; PESQ gets
     them uncut, as composite.m passes the files to ``pesq``. Raises
     :class:`MetricInputError` for anything that cannot be scored.
     """
@@ -85,7 +87,8 @@ def score_utterance(clean: np.ndarray, enhanced: np.ndarray, sr: int, mode: Mode
             raise MetricInputError(f"{name} is not finite ({value}): degenerate signal frames")
     comp = composite(p, llr_value, wss_value, seg, clip=(mode == "default"))
     out = {"pesq": p, "csig": comp.csig, "cbak": comp.cbak, "covl": comp.covl,
-           "ssnr": seg, "stoi": s, "llr": llr_value, "wss": wss_value}
+           "ssnr": seg, "stoi": s, "si_sdr": si_sdr(clean, enhanced), "llr": llr_value,
+           "wss": wss_value}
     if extended_stoi:
         out["estoi"] = stoi_score(clean, enhanced, sr, extended=True)
     return out
