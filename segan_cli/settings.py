@@ -123,6 +123,8 @@ class ModelSettings(_Section):
         False, description="adv: scale each input window to unit RMS and the output back")
     decoder_last: Literal["bn_relu", "conv"] = Field(
         "bn_relu", description="adv: the last decoder block, the seed's BN-ReLU or a plain conv")
+    head_norm: Literal["batch", "none"] = Field(
+        "batch", description="adv: the output head's BatchNorm (the seed's) or none")
 
     @model_validator(mode="after")
     def _non_empty(self) -> ModelSettings:
@@ -130,8 +132,10 @@ class ModelSettings(_Section):
             raise ValueError("encoder_channels and disc_channels must not be empty")
         if self.arch == "segan" and self.head != "seed":
             raise ValueError("model.head applies to arch 'adv' (segan keeps its tanh output)")
-        if self.arch == "segan" and (self.window_norm or self.decoder_last != "bn_relu"):
-            raise ValueError("model.window_norm and model.decoder_last apply to arch 'adv'")
+        if self.arch == "segan" and (self.window_norm or self.decoder_last != "bn_relu"
+                                     or self.head_norm != "batch"):
+            raise ValueError("model.window_norm, model.decoder_last and model.head_norm "
+                             "apply to arch 'adv'")
         if any(c <= 0 for c in self.encoder_channels + self.disc_channels):
             raise ValueError("channel widths must be positive")
         for key in ("encoder_channels", "disc_channels"):

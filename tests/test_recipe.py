@@ -505,3 +505,32 @@ def test_decoder_last_conv_gives_the_head_a_signed_signal() -> None:
     assert gen_input.shape == (2, 1, WINDOW) and (seen[0] < 0).any()
     with pytest.raises(SettingsError, match="decoder_last"):
         load_settings(None, ["model.decoder_last=conv"])
+
+
+def test_head_norm_none_makes_the_head_see_the_scale_of_its_input() -> None:
+    """The seed's head BatchNorm is blind to the decoder output's scale (in training it
+    divides it out, so nothing pins it and it drifts); head_norm=none drops it: the
+    head is then a plain conv whose output follows its input's scale, in train and
+    eval mode alike, and the residual head still starts near the identity."""
+    h = torch.randn(4, 1, WINDOW)
+    batch = SeganGAN(adv_settings("residual"), STATS).generator.train()
+    assert torch.allclose(batch.head(h), batch.head(3 * h), atol=1e-4)  # scale-blind
+    settings = adv_settings("residual")
+    settings.model.head_norm = "none"
+    module = SeganGAN(settings, STATS)
+    gen = module.generator
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in gen.head.modules())
+    assert count_parameters(batch) - count_parameters(gen) == 2  # the BN's affine pair
+    conv = gen.head[-1]
+    for mode in (True, False):
+        gen.train(mode)
+        with torch.no_grad():
+            assert torch.allclose(gen.head(3 * h) - conv.bias, 3 * (gen.head(h) - conv.bias),
+                                  atol=1e-5)
+    noisy = SineWindows(4).noisy
+    error = (module.enhance_windows(noisy) - noisy).square().mean().sqrt()
+    assert 0 < float(error) < 0.3 * float(noisy.square().mean().sqrt())
+    with pytest.raises(SettingsError, match="head_norm"):
+        load_settings(None, ["model.head_norm=none"])
+    with pytest.raises(SettingsError, match=r"model\.head_norm"):
+        load_settings(None, ["model.head_norm=layer"], arch="adv")

@@ -47,7 +47,8 @@ def build_generator(model: ModelSettings, window: int) -> GeneratorBase:
         return AdvancedGenerator(model.encoder_channels, model.kernel_size, window,
                                  model.z_channels, head=model.head,
                                  window_norm=model.window_norm,
-                                 decoder_last=model.decoder_last)
+                                 decoder_last=model.decoder_last,
+                                 head_norm=model.head_norm)
     return SeganGenerator(model.encoder_channels, model.kernel_size, window, model.z_channels)
 
 

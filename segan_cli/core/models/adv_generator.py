@@ -20,6 +20,13 @@ residual path that skips one block. The output head (``model.head``):
 BN -> ReLU block, so the head sees a half-wave rectified signal; ``conv`` ends it in
 the plain transposed conv, a signed signal.
 
+``model.head_norm``: ``batch`` (the seed's) starts the head with a one-channel
+BatchNorm; ``none`` leaves it out. That BatchNorm makes the head blind to the scale of
+the decoder's output, which then drifts without bound (nothing in the loss pins it);
+its running variance, which eval mode divides by, followed the loudest training
+windows: measured 6.9e5 after 1,000 steps of a residual run, whose eval-mode output was
+then the input to six digits while the training loss still fell.
+
 ``model.window_norm`` divides each input window by its RMS (floored at -60 dB) and
 multiplies the head's output back: batch norm then sees one level whatever the
 recording's, so its running statistics fit every input at inference. Without it,
@@ -52,11 +59,14 @@ class AdvancedGenerator(GeneratorBase):
 
     def __init__(self, channels: Sequence[int], kernel_size: int, window: int,
                  z_channels: int | None = None, head: str = "seed",
-                 window_norm: bool = False, decoder_last: str = "bn_relu") -> None:
+                 window_norm: bool = False, decoder_last: str = "bn_relu",
+                 head_norm: str = "batch") -> None:
         super().__init__(channels, kernel_size, window, z_channels)
         self.window_norm = bool(window_norm)
         if decoder_last not in ("bn_relu", "conv"):
             raise ValueError(f"unknown decoder_last {decoder_last!r}; use bn_relu or conv")
+        if head_norm not in ("batch", "none"):
+            raise ValueError(f"unknown head_norm {head_norm!r}; use batch or none")
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
         self.head_kind = head
@@ -79,7 +89,8 @@ class AdvancedGenerator(GeneratorBase):
             for j in range(1, self.num_layers))
         out_conv = nn.Conv1d(1, 1, kernel_size, padding="same")
         relu = [nn.ReLU()] if head == "seed" else []
-        self.head = nn.Sequential(nn.BatchNorm1d(1), *relu, out_conv)
+        norm = [nn.BatchNorm1d(1)] if head_norm == "batch" else []
+        self.head = nn.Sequential(*norm, *relu, out_conv)
         if head == "residual":
             # near the identity, not at it: a zero conv leaves every layer behind it
             # without a consistent gradient, and the model stays the identity (measured)
