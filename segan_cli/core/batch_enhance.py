@@ -137,11 +137,28 @@ def _inside(path: Path, folder: Path) -> bool:
     return Path(path).resolve().is_relative_to(Path(folder).resolve())
 
 
+def enhance_job(enhancer: FileEnhancer, job: Job) -> EnhanceReport:
+    """Run one planned job, raising its error: what every file of `segan enhance` and
+    the Python API's ``Denoiser.enhance_file`` goes through."""
+    return enhancer.enhance_file(job.src, job.dst, overwrite=job.overwrite)
+
+
+def enhance_one(enhancer: FileEnhancer, src: Path, dst: Path, overwrite: bool = False
+                ) -> EnhanceReport:
+    """Enhance one file as `segan enhance IN OUT` does: planned by :func:`plan` (a folder
+    ``dst`` takes the input's name, the format and the output guard are checked before
+    any work), then :func:`enhance_job`; errors are raised, not recorded."""
+    if Path(src).is_dir():
+        raise SeganError(f"{src} is a folder: one file is enhanced here",
+                         "enhance a folder with `segan enhance IN_DIR --out OUT_DIR`")
+    jobs, _ = plan(Path(src), Path(dst), overwrite=overwrite)
+    return enhance_job(enhancer, jobs[0])
+
+
 def run_one(enhancer: FileEnhancer, job: Job) -> JobOutcome:
     """Run one job; a user error (bad audio, unwritable output) is recorded, not raised."""
     try:
-        return JobOutcome(job, enhancer.enhance_file(job.src, job.dst,
-                                                     overwrite=job.overwrite))
+        return JobOutcome(job, enhance_job(enhancer, job))
     except OutputError as exc:
         return JobOutcome(job, error=str(exc), fatal=exc.disk_full_or_read_only)
     except SeganError as exc:
