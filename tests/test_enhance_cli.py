@@ -9,23 +9,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from segan_cli.core.training import SeganGAN
-from segan_cli.settings import load_settings
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> Path:
-    """A tiny untrained-but-real checkpoint in the training checkpoint format."""
-    settings = load_settings(CONFIGS / "tiny.yaml", ["data.window=1024", "data.hop=512"])
-    torch.manual_seed(0)
-    module = SeganGAN(settings, None)
-    module.set_reference_batch(torch.randn(2, 1, 1024) * 0.1, torch.randn(2, 1, 1024) * 0.1)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "global_step": 0}, path)
-    return path
+def ckpt(tiny_ckpt: Path) -> Path:
+    """The tiny checkpoint of tests/conftest.py."""
+    return tiny_ckpt
 
 
 def _write(path: Path, sr: int, seconds: float, channels: int = 1, subtype: str = "PCM_16"
@@ -113,7 +101,7 @@ def test_bad_inputs_each_have_their_message(cli, ckpt: Path, tmp_path: Path,
     torch.save({"state_dict": {}, "hyper_parameters": {"lr": 1}}, tmp_path / "foreign.ckpt")
     cases.append((["enhance", src, tmp_path / "o.wav", "--ckpt", tmp_path / "foreign.ckpt"],
                   "no segan settings"))
-    cases.append((["enhance", src, tmp_path / "o.mp3", "--ckpt", ckpt], "extension"))
+    cases.append((["enhance", src, tmp_path / "o.m4a", "--ckpt", ckpt], "extension"))
     # without --ckpt the default model runs; here it points at a missing file
     cases.append((["enhance", src, tmp_path / "o.wav"], "SEGAN_DEFAULT_MODEL points at"))
     blocker = tmp_path / "file_not_dir"

@@ -663,5 +663,5 @@ def test_random_bytes_are_one_line_even_from_the_c_library(tmp_path: Path) -> No
     assert res.returncode == 2, res.stderr
     assert res.stderr.strip().splitlines() == [
         f"error: cannot read audio file {bad}: not in an audio format libsndfile "
-        "recognises (is it a wav/flac/ogg file that is not truncated?)"], res.stderr
+        "recognises (is it a wav/flac/ogg/mp3 file that is not truncated?)"], res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.wav"]

@@ -1,10 +1,18 @@
-"""``segan enhance``: denoise a recording or a folder: default model, checkpoint or Wiener."""
+"""``segan enhance``: denoise a recording or a folder: default model, checkpoint or Wiener.
+
+``-`` as the input reads a recording from standard input, as the output writes WAV to
+standard output; then nothing but the audio goes to standard output.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import io
+import os
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +30,8 @@ from segan_cli.cli.common import (
     worker_count,
 )
 from segan_cli.core import batch_enhance
-from segan_cli.core.audio import audio_info
+from segan_cli.core.audio import AudioBytes, AudioSource, audio_info, write_format
+from segan_cli.core.output_guard import check_output
 from segan_cli.core.temporaries import remove_stale
 from segan_cli.errors import SeganError
 from segan_cli.weights import default_model_note, is_default, resolve_checkpoint
@@ -30,8 +39,12 @@ from segan_cli.weights import default_model_note, is_default, resolve_checkpoint
 
 @user_errors
 def enhance(
-    source: Annotated[Path, typer.Argument(help="A recording, or a folder of recordings.")],
-    output: Annotated[Path | None, typer.Argument(help="Output file (file input).")] = None,
+    source: Annotated[Path, typer.Argument(
+        help="A recording (any format libsndfile reads), a folder of recordings, or - "
+             "for standard input.")],
+    output: Annotated[Path | None, typer.Argument(
+        help="Output file (file input); its extension picks the format; - writes WAV to "
+             "standard output.")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (or file).")
                    ] = None,
     ckpt: Annotated[str | None, typer.Option(
@@ -50,7 +63,12 @@ def enhance(
     config: ConfigOpt = None,
     sets: SetOpt = None,
 ) -> None:
-    """Denoise IN to OUT: same rate, channels, length and sample format as the input."""
+    """Denoise IN to OUT: same rate, channels and length; the input's sample format when
+    the output's container takes it, else that container's default.
+
+    `-` reads the recording from standard input or writes WAV to standard output:
+    `cat in.flac | segan enhance - - > out.wav`.
+    """
     settings = settings_from(config, sets, extra={"enhance": {
         "device": device, "batch_size": batch_size, "chunking": chunking, "seed": seed}})
     e = settings.enhance
@@ -59,6 +77,9 @@ def enhance(
     workers = worker_count(workers)
     if method not in ("model", "wiener"):
         raise SeganError(f"unknown --method {method!r}", "use model or wiener")
+    stdio = None
+    if str(source) == "-" or str(output or out) == "-":  # checked before the model loads
+        stdio = _stdio_ends(source, output or out, overwrite)
     if method == "model":
         from segan_cli.core.inference import load_bundle
 
@@ -77,6 +98,13 @@ def enhance(
     else:
         factory = functools.partial(batch_enhance.wiener_enhancer, e.block_seconds)
         label = "Wiener filter"
+    if stdio is not None:
+        _enhance_stdio(factory(), *stdio, label, overwrite)
+        return
+    passed_over = batch_enhance.not_enhanced(source, glob)
+    for entry, reason in passed_over:
+        err_console.print(f"[yellow]not enhanced:[/] {entry} ({reason})", highlight=False,
+                          soft_wrap=True)
     jobs, skipped = batch_enhance.plan(source, output or out, glob, overwrite)
     remove_stale({job.dst.parent for job in jobs + skipped})  # left by a killed run
     single = source.is_file()
@@ -90,9 +118,6 @@ def enhance(
             pass  # reported by name when its job runs
     if skipped:
         console.print(f"skipping {len(skipped)} file(s) whose output already exists")
-    for entry, reason in batch_enhance.not_files(source, glob):
-        err_console.print(f"[yellow]not enhanced:[/] {entry} ({reason})", highlight=False,
-                          soft_wrap=True)
     failures: list[tuple[Path, str]] = []
     done_seconds = wall = 0.0
     t0 = time.perf_counter()
@@ -112,7 +137,8 @@ def enhance(
                     failures.append((outcome.job.src, outcome.error))
                     if not single:  # a single file's error is the one line below
                         progress.console.print(f"[red]failed:[/] {outcome.job.src}: "
-                                               f"{outcome.error}", highlight=False)
+                                               f"{outcome.error}", highlight=False,
+                                               soft_wrap=True)  # paths whole
                     continue
                 assert outcome.report is not None
                 for note in outcome.report.warnings:
@@ -131,7 +157,97 @@ def enhance(
     rtf = f", real-time factor {wall / done_seconds:.3f}" if done_seconds else ""
     console.print(f"enhanced {ok} file(s), {done_seconds:.1f} s of audio in {wall:.1f} s"
                   f"{rtf} -> [bold]{where}[/]")
+    if passed_over:
+        err_console.print(f"[yellow]{len(passed_over)} file(s) not enhanced[/] (listed above "
+                          "with the reason)", highlight=False)
     if failures:
         err_console.print(f"[bold red]{len(failures)} file(s) failed[/] (listed above); "
                           "the others are complete. Re-run to retry only the failed ones.")
         raise typer.Exit(1)
+
+
+def _stdio_ends(source: Path, dest: Path | None, overwrite: bool
+                ) -> tuple[AudioSource, Path | None]:
+    """(the input, the output file or None for standard output) of a run with a ``-``
+    end, checked before any work: the audio on standard input is read whole and its
+    header checked; an output file's format and guard are checked as for files."""
+    to_stdout = dest is not None and str(dest) == "-"
+    if to_stdout and source.is_dir():
+        raise SeganError(f"{source} is a folder: its outputs cannot go to standard output",
+                         "pass --out OUT_DIR")
+    if to_stdout and sys.stdout.isatty():
+        raise SeganError("standard output is a terminal, not a file or a pipe",
+                         "redirect it, e.g. segan enhance in.wav - > out.wav")
+    src: AudioSource = source
+    if str(source) == "-":
+        if dest is None:
+            raise SeganError("where should the output go?",
+                             "give OUTPUT, or - for standard output")
+        if sys.stdin.isatty():
+            raise SeganError("standard input is a terminal: no audio to read",
+                             "pipe a recording in, e.g. segan enhance - out.wav < in.wav")
+        src = AudioBytes(sys.stdin.buffer.read())
+    audio_info(src)  # one clear error before any work
+    if to_stdout or dest is None:
+        return src, None
+    check_output(dest, overwrite, [] if isinstance(src, AudioBytes) else [src])
+    write_format(dest)
+    return src, dest
+
+
+def _enhance_stdio(enhancer: batch_enhance.FileEnhancer, src: AudioSource, dst: Path | None,
+                   label: str, overwrite: bool) -> None:
+    """One recording with a ``-`` end; ``dst`` None writes WAV to standard output, after
+    the work and with nothing else on it (notes and the summary go to stderr)."""
+    buffer = io.BytesIO() if dst is None else None
+    if dst is not None:
+        remove_stale({dst.parent})  # left by a killed run
+    with _stdout_to_stderr(dst is None), err_console.status(f"enhancing with {label}"):
+        report = enhancer.enhance_file(src, dst if dst is not None else buffer,
+                                       overwrite=overwrite)
+    for note in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
+    if buffer is not None:
+        _write_stdout(buffer.getvalue())
+    rtf = f", real-time factor {report.rtf:.3f}" if report.seconds else ""
+    where = "standard output" if dst is None else dst
+    (err_console if dst is None else console).print(
+        f"enhanced 1 file(s), {report.seconds:.1f} s of audio in {report.wall:.1f} s{rtf} "
+        f"-> [bold]{where}[/]", highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool = True) -> Iterator[None]:
+    """While active, whatever would reach standard output (Python prints, C libraries on
+    descriptor 1) goes to standard error, so a pipe receives nothing but the audio."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = None
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        if sys.stdout.fileno() == 1:
+            saved = os.dup(1)
+            os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _write_stdout(data: bytes) -> None:
+    """The audio bytes to standard output; a reader that went away is one error line."""
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # no second error when Python exits
+            os.close(devnull)
+        raise SeganError("standard output was closed before all the audio was written",
+                         "is the command reading the pipe still running?") from None

@@ -1,7 +1,10 @@
 """Audio I/O and the signal helpers every stage shares.
 
-Reading returns float32 ``(frames, channels)`` arrays whatever the file's subtype;
-problems (missing, empty, corrupt, NaN/Inf) raise :class:`AudioError` with the path.
+Reading returns float32 ``(frames, channels)`` arrays whatever the file's format
+(anything libsndfile reads: WAV, FLAC, OGG, MP3, AIFF, ...) and subtype; problems
+(missing, empty, corrupt, NaN/Inf) raise :class:`AudioError` with the path. A
+recording may also come as bytes (:class:`AudioBytes`, what arrives on standard input).
+Outputs keep the input's subtype when their container takes it (:func:`output_subtype`).
 Pre-emphasis is the FIR ``x[n] - a*x[n-1]`` and de-emphasis its exact IIR inverse
 ``y[n] = x[n] + a*y[n-1]``; both carry state so long files can be streamed in blocks.
 """
@@ -9,6 +12,8 @@ Pre-emphasis is the FIR ``x[n] - a*x[n-1]`` and de-emphasis its exact IIR invers
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import os
 import sys
 import threading
@@ -24,7 +29,31 @@ from scipy.signal import lfilter
 from segan_cli.core.output_guard import guarded_file
 from segan_cli.errors import AudioError
 
-WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
+#: libsndfile's container format for each file extension it reads and writes
+SUFFIX_FORMATS = {
+    ".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG",
+    ".opus": "OGG", ".mp3": "MP3", ".aiff": "AIFF", ".aif": "AIFF", ".aifc": "AIFF",
+    ".au": "AU", ".snd": "AU", ".caf": "CAF", ".w64": "W64", ".rf64": "RF64",
+    ".sph": "NIST", ".nist": "NIST", ".voc": "VOC", ".sd2": "SD2", ".paf": "PAF",
+    ".avr": "AVR", ".htk": "HTK", ".ircam": "IRCAM", ".svx": "SVX", ".8svx": "SVX",
+    ".pvf": "PVF", ".xi": "XI", ".sds": "SDS", ".wve": "WVE",
+}
+#: a subtype an extension implies when the input's does not fit its container
+SUFFIX_SUBTYPES = {".opus": "OPUS"}
+#: extensions of audio formats libsndfile does not read (MP4/AAC, WMA, ...)
+OTHER_AUDIO_SUFFIXES = frozenset({
+    ".m4a", ".m4b", ".mp4", ".aac", ".wma", ".webm", ".mka", ".amr", ".ape", ".wv",
+    ".3gp", ".ac3", ".spx", ".tta", ".dsf", ".ra", ".mpc", ".mp2", ".alac", ".aa",
+})
+_AVAILABLE = frozenset(sf.available_formats())
+#: the extensions this libsndfile reads and writes (MP3 needs libsndfile >= 1.1)
+WRITE_FORMATS = {s: f for s, f in SUFFIX_FORMATS.items() if f in _AVAILABLE}
+AUDIO_SUFFIXES = tuple(WRITE_FORMATS)
+#: the extensions an error names as writable, when they are (the full list is longer)
+SHOWN_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".au", ".caf", ".w64",
+                  ".rf64")
+STDIN_NAME = "standard input"
+READ_HINT = "is it a wav/flac/ogg/mp3 file that is not truncated?"
 _STDERR_LOCK = threading.Lock()
 _NOT_FOUND = "File does not exist or is not a regular file"
 
@@ -57,10 +86,44 @@ def quiet_native_stderr() -> Iterator[None]:
 
 
 @dataclass(frozen=True)
+class AudioBytes:
+    """A whole recording held in memory (what arrived on standard input), and its name
+    for messages; libsndfile finds the format in the bytes' header."""
+
+    data: bytes
+    name: str = STDIN_NAME
+
+    def __str__(self) -> str:
+        return self.name
+
+    def open(self) -> io.BytesIO:
+        """A fresh binary file over the bytes, for soundfile to read."""
+        return io.BytesIO(self.data)
+
+
+AudioSource = Path | AudioBytes
+"""A recording on disk, or in memory."""
+
+
+def describe(src: AudioSource) -> str:
+    """``audio file PATH`` or ``audio from standard input``, for messages."""
+    return f"audio from {src}" if isinstance(src, AudioBytes) else f"audio file {src}"
+
+
+def open_audio(src: AudioSource) -> sf.SoundFile:
+    """The recording open for reading; an AudioError naming it when it cannot be decoded."""
+    try:
+        with quiet_native_stderr():
+            return sf.SoundFile(src.open() if isinstance(src, AudioBytes) else str(src))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"cannot decode {describe(src)}: {_reason(exc)}") from exc
+
+
+@dataclass(frozen=True)
 class AudioInfo:
     """What a file holds, read from its header without decoding it."""
 
-    path: Path
+    path: AudioSource
     sample_rate: int
     channels: int
     frames: int
@@ -72,8 +135,10 @@ class AudioInfo:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
 
-def audio_info(path: Path) -> AudioInfo:
-    """Header of an audio file; raises AudioError when it cannot be opened."""
+def audio_info(path: AudioSource) -> AudioInfo:
+    """Header of an audio file (or of bytes); raises AudioError when it cannot be opened."""
+    if isinstance(path, AudioBytes):
+        return _bytes_info(path)
     path = Path(path)
     if not path.exists():
         raise AudioError(f"audio file not found: {path}")
@@ -86,16 +151,52 @@ def audio_info(path: Path) -> AudioInfo:
         reason = _reason(exc)
         if reason.startswith(_NOT_FOUND) and path.is_file():  # libsndfile's catch-all
             reason = "not in an audio format libsndfile recognises"
-        raise AudioError(
-            f"cannot read audio file {path}: {reason}",
-            "is it a wav/flac/ogg file that is not truncated?",
-        ) from exc
+        raise AudioError(f"cannot read audio file {path}: {reason}",
+                         unreadable_reason(path) or READ_HINT) from exc
     return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames),
                      str(info.subtype), str(info.format))
 
 
+def _bytes_info(src: AudioBytes) -> AudioInfo:
+    if not src.data:
+        raise AudioError(f"no audio on {src}: it was empty",
+                         "pipe a recording into it, e.g. segan enhance - out.wav < in.wav")
+    try:
+        with quiet_native_stderr():
+            info = sf.info(src.open())
+    except Exception as exc:  # soundfile raises several types for bad bytes
+        reason = _reason(exc)
+        if reason.startswith((_NOT_FOUND, "Format not recognised")):
+            reason = "not in an audio format libsndfile recognises"
+        raise AudioError(f"cannot read audio from {src}: {reason}",
+                         "was a wav/flac/ogg/mp3 file piped in (raw samples have no header)?"
+                         ) from exc
+    return AudioInfo(src, int(info.samplerate), int(info.channels), int(info.frames),
+                     str(info.subtype), str(info.format))
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why a file named like audio is in a format this libsndfile does not read, or None.
+
+    Extensions of formats libsndfile never reads (``.m4a``, ``.aac``, ``.wma``, ...)
+    and of formats this build lacks (``.mp3`` before libsndfile 1.1) have a reason;
+    other names (``.wav``, ``.txt``) have none.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    fix = f"convert it first, e.g. ffmpeg -i {path.name} {path.stem}.wav"
+    if suffix in OTHER_AUDIO_SUFFIXES:
+        return f"{suffix[1:].upper()} is not a format libsndfile reads: {fix}"
+    fmt = SUFFIX_FORMATS.get(suffix)
+    if fmt is not None and fmt not in _AVAILABLE:
+        return f"libsndfile {sf.__libsndfile_version__} here cannot read {fmt}: {fix}"
+    return None
+
+
 def _reason(exc: Exception) -> str:
     """libsndfile's reason without its "Error opening 'PATH':" (the caller names the file)."""
+    if isinstance(exc, sf.LibsndfileError) and exc.error_string.strip():
+        return exc.error_string.strip().removeprefix("Error : ").strip(" :'")
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
     if text.startswith("Error opening "):
         text = text.split("': ", 1)[-1]
@@ -147,16 +248,58 @@ def load_mono(path: Path, sample_rate: int, quality: str = "VHQ") -> np.ndarray:
 
 def write_format(path: Path) -> str:
     """The soundfile format for an output path's extension, or a clear AudioError."""
-    fmt = WRITE_FORMATS.get(Path(path).suffix.lower())
+    suffix = Path(path).suffix.lower()
+    fmt = WRITE_FORMATS.get(suffix)
     if fmt is None:
-        raise AudioError(f"cannot write {path}: unsupported extension",
-                         f"use one of {', '.join(WRITE_FORMATS)}")
+        shown = ", ".join(s for s in SHOWN_SUFFIXES if s in WRITE_FORMATS)
+        if suffix in SUFFIX_FORMATS:  # e.g. .mp3 with a libsndfile older than 1.1
+            raise AudioError(f"cannot write {path}: libsndfile {sf.__libsndfile_version__} "
+                             f"here cannot write {SUFFIX_FORMATS[suffix]}",
+                             f"write one of {shown}")
+        raise AudioError(f"cannot write {path}: unsupported extension {suffix or '(none)'}",
+                         f"use one of {shown}")
     return fmt
+
+
+def output_subtype(dst: Path | str, fmt: str, subtype: str | None, sample_rate: int,
+                   channels: int) -> str:
+    """The subtype an output gets: the input's ``subtype`` when the ``fmt`` container
+    takes it (``soundfile.check_format``), otherwise the container's default
+    (``soundfile.default_subtype``; Opus for ``.opus``).
+
+    A pair libsndfile lists but cannot write (MP3 inside WAV) counts as not taken.
+    When even the default cannot hold the audio (MP3 at 7 kHz, FLAC with 9 channels),
+    an AudioError names ``dst`` and libsndfile's reason.
+    """
+    suffix = Path(str(dst)).suffix.lower()
+    default = SUFFIX_SUBTYPES.get(suffix) if fmt == SUFFIX_FORMATS.get(suffix) else None
+    default = default or sf.default_subtype(fmt)
+    reason = f"{fmt} has no default subtype"
+    for candidate in dict.fromkeys(s for s in (subtype, default) if s):
+        if not sf.check_format(fmt, candidate):
+            continue
+        reason = _cannot_write(fmt, candidate, int(sample_rate), int(channels))
+        if reason is None:
+            return candidate
+    raise AudioError(f"cannot write {dst}: {fmt} cannot hold {channels}-channel "
+                     f"{sample_rate} Hz audio: {reason}", "write another format, e.g. .wav")
+
+
+@functools.lru_cache(maxsize=256)
+def _cannot_write(fmt: str, subtype: str, sample_rate: int, channels: int) -> str | None:
+    """libsndfile's reason for refusing to open such a file for writing, or None."""
+    try:
+        with sf.SoundFile(io.BytesIO(), "w", sample_rate, channels, subtype, format=fmt):
+            pass
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+        return _reason(exc).rstrip(".")
+    return None
 
 
 def write_audio(path: Path, x: np.ndarray, sample_rate: int, subtype: str | None = None,
                 overwrite: bool = True) -> None:
-    """Write wav/flac/ogg through the output guard (complete or not at all).
+    """Write any format of :data:`WRITE_FORMATS` through the output guard (complete or
+    not at all), with the subtype of :func:`output_subtype`.
 
     ``overwrite`` defaults to True for the files a command owns (corpus wavs); a write
     fault is an OutputError naming ``path``.
@@ -164,8 +307,8 @@ def write_audio(path: Path, x: np.ndarray, sample_rate: int, subtype: str | None
     path = Path(path)
     fmt = write_format(path)
     check_finite(x, path)
-    if subtype is not None and not sf.check_format(fmt, subtype):
-        subtype = None
+    channels = 1 if np.ndim(x) == 1 else int(np.shape(x)[1])
+    subtype = output_subtype(path, fmt, subtype, sample_rate, channels)
     with guarded_file(path, overwrite) as fh:
         sf.write(fh, x, sample_rate, subtype=subtype, format=fmt)
 

@@ -8,23 +8,31 @@ tells the difference; :func:`truncation_note` turns it into a sentence for the u
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
-from segan_cli.core.audio import AudioInfo
+from segan_cli.core.audio import AudioBytes, AudioInfo, AudioSource
 
 UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # what streaming writers put before the length is known
 MAX_CHUNKS = 256
 
 
-def declared_audio_bytes(path: Path) -> tuple[int, int] | None:
-    """(bytes the header declares for the samples, bytes present) of a WAV/AIFF file.
+def declared_audio_bytes(path: AudioSource) -> tuple[int, int] | None:
+    """(bytes the header declares for the samples, bytes present) of a WAV/AIFF file
+    (or of such a file's bytes, as piped in).
 
     None for other containers, unknown sizes or a header that cannot be walked.
     """
     try:
-        size = Path(path).stat().st_size
-        with open(path, "rb") as fh:
+        with contextlib.ExitStack() as stack:
+            fh: BinaryIO
+            if isinstance(path, AudioBytes):
+                size, fh = len(path.data), path.open()
+            else:
+                size = Path(path).stat().st_size
+                fh = stack.enter_context(open(path, "rb"))
             head = fh.read(12)
             if len(head) < 12:
                 return None

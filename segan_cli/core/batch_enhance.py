@@ -1,9 +1,11 @@
 """Planning and running enhancement jobs for files and folder trees.
 
-Folder runs mirror the input tree, skip outputs that already exist (so an
-interrupted run resumes), never overwrite an input, never write outside the output
-folder, and carry on past a bad file, recording its error. Outputs go through the
-output guard: complete or absent, and never replacing a file another run published.
+Folder runs take every extension libsndfile reads and writes (and name the files
+that look like audio but are not taken, with the reason), mirror the input tree,
+skip outputs that already exist (so an interrupted run resumes), never overwrite an
+input, never write outside the output folder, and carry on past a bad file,
+recording its error. Outputs go through the output guard: complete or absent, and
+never replacing a file another run published.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from segan_cli.core.audio import WRITE_FORMATS, write_format
+from segan_cli.core.audio import AUDIO_SUFFIXES, AudioSource, unreadable_reason, write_format
 from segan_cli.core.cpus import usable_cores
-from segan_cli.core.enhance import EnhanceReport
+from segan_cli.core.enhance import Destination, EnhanceReport
 from segan_cli.core.output_guard import OutputError, check_output, resolve_output, same_file
 from segan_cli.core.processes import bind_to_parent, exit_if_orphaned
 from segan_cli.errors import SeganError
@@ -25,11 +27,9 @@ from segan_cli.errors import SeganError
 if TYPE_CHECKING:
     from segan_cli.core.inference import GeneratorBundle
 
-AUDIO_SUFFIXES = tuple(WRITE_FORMATS)
-
 
 class FileEnhancer(Protocol):
-    def enhance_file(self, src: Path, dst: Path, subtype: str | None = None,
+    def enhance_file(self, src: AudioSource, dst: Destination, subtype: str | None = None,
                      overwrite: bool = False) -> EnhanceReport: ...
 
 
@@ -123,6 +123,25 @@ def not_files(src: Path, pattern: str = "**/*") -> list[tuple[Path, str]]:
         else:
             out.append((p, "not a regular file"))
     return out
+
+
+def not_enhanced(src: Path, pattern: str = "**/*") -> list[tuple[Path, str]]:
+    """Everything of a folder run that looks like audio but will not be enhanced, with
+    the reason: the entries of :func:`not_files`, and recordings in a format this
+    libsndfile does not read (``.m4a``, ``.wma``, ...; see
+    :func:`~segan_cli.core.audio.unreadable_reason`). Files that are plainly not audio
+    (``notes.txt``) are no news; files named like audio that cannot be opened are
+    enhanced in turn and fail by name."""
+    src = Path(src)
+    if not src.is_dir():
+        return []
+    check_pattern(pattern)
+    pat = pattern if pattern.startswith("**/") else f"**/{pattern}"
+    found = not_files(src, pattern)
+    for p in src.glob(pat):
+        if not p.name.startswith(".") and p.is_file() and (why := unreadable_reason(p)):
+            found.append((p, why))
+    return sorted(found)
 
 
 def check_pattern(pattern: str) -> None:

@@ -13,11 +13,13 @@ report says so.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import soundfile as sf
@@ -25,11 +27,15 @@ import soxr
 from scipy.signal import lfilter
 
 from segan_cli.core.audio import (
+    AudioBytes,
+    AudioSource,
     audio_info,
     check_finite,
     deemphasis,
+    describe,
+    open_audio,
+    output_subtype,
     preemphasis,
-    quiet_native_stderr,
     write_format,
 )
 from segan_cli.core.audio_header import truncation_note
@@ -43,6 +49,9 @@ WIENER_MIN_RATE = 1000  # Hz, as data.sample_rate
 
 BlockStream = Callable[[Iterable[np.ndarray], int, int], Iterator[np.ndarray]]
 """(blocks of ``(frames, channels)``, sample rate, channels) -> output blocks, same length."""
+Destination = Path | BinaryIO
+"""An output file, or a seekable binary stream that receives a WAV file (for stdout)."""
+STDIO = Path("-")  # what a report names for standard input or output
 
 
 class WindowModel(Protocol):
@@ -186,9 +195,10 @@ class Enhancer:
         """Enhance an in-memory signal (1-D or ``(frames, channels)``); same shape out."""
         return enhance_array(self.stream, x, sample_rate, self.block_seconds)
 
-    def enhance_file(self, src: Path, dst: Path, subtype: str | None = None,
+    def enhance_file(self, src: AudioSource, dst: Destination, subtype: str | None = None,
                      overwrite: bool = False) -> EnhanceReport:
-        """Enhance ``src`` into ``dst`` (same rate, channels, length; subtype kept by default).
+        """Enhance ``src`` into ``dst`` (same rate, channels, length; subtype kept when
+        the output container takes it).
 
         Reads and writes in blocks; ``dst`` appears only when complete.
         """
@@ -206,46 +216,55 @@ def enhance_array(stream: BlockStream, x: np.ndarray, sample_rate: int,
     return out.reshape(arr.shape)
 
 
-def stream_file(stream: BlockStream, src: Path, dst: Path, block_seconds: float,
+def stream_file(stream: BlockStream, src: AudioSource, dst: Destination, block_seconds: float,
                 subtype: str | None = None, overwrite: bool = False) -> EnhanceReport:
     """``src`` through ``stream`` into ``dst``, block by block (memory flat in duration).
 
-    Same rate, channels and length out; the subtype is kept by default. ``dst`` goes
-    through the output guard (never the input, replaced only with ``overwrite``) and
-    appears only when complete. Faults are told apart: reading ``src`` is an
-    AudioError naming it, writing ``dst`` an OutputError naming it, and NaN/Inf in
-    what the model emits a ModelOutputError naming the input (nothing is written).
+    ``src`` is a file in any format libsndfile reads, or :class:`AudioBytes` (what came
+    on standard input). ``dst`` is a file whose extension picks the format, or a
+    seekable binary stream that receives WAV. Same rate, channels and length out; the
+    subtype is the input's when the output container takes it, else the container's
+    default (:func:`~segan_cli.core.audio.output_subtype`). A file ``dst`` goes through
+    the output guard (never the input, replaced only with ``overwrite``) and appears
+    only when complete. Faults are told apart: reading ``src`` is an AudioError naming
+    it, writing ``dst`` an OutputError naming it, and NaN/Inf in what the model emits a
+    ModelOutputError naming the input (nothing is written).
     """
     info = audio_info(src)
     if info.frames == 0:
-        raise AudioError(f"audio file is empty: {src}")
-    fmt = write_format(dst)
-    subtype = subtype or info.subtype
-    if not sf.check_format(fmt, subtype):
-        subtype = sf.default_subtype(fmt)
+        raise AudioError(f"no audio samples on {src}" if isinstance(src, AudioBytes)
+                         else f"audio file is empty: {src}")
+    to_file = isinstance(dst, (str, os.PathLike))
+    fmt = write_format(Path(dst)) if to_file else "WAV"
+    name = dst if to_file else "standard output"
+    subtype = output_subtype(name, fmt, subtype or info.subtype, info.sample_rate,
+                             info.channels)
+    clip = subtype not in ("FLOAT", "DOUBLE")
     block = max(int(block_seconds * info.sample_rate), 1)
     read = [0]
     t0 = time.perf_counter()
-    try:
-        with quiet_native_stderr():
-            fin = sf.SoundFile(str(src))
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"cannot decode audio file {src}: {exc}") from exc
-    with fin, guarded_file(dst, overwrite, inputs=[src]) as fh:
+    with contextlib.ExitStack() as stack:
+        fin = stack.enter_context(open_audio(src))
+        if to_file:
+            inputs = [] if isinstance(src, AudioBytes) else [src]
+            fh = stack.enter_context(guarded_file(Path(dst), overwrite, inputs=inputs))
+        else:
+            fh = dst
         blocks = _read_blocks(fin, block, src, read)
         try:  # reading errors were turned into AudioError by _read_blocks
             with sf.SoundFile(fh, "w", info.sample_rate, info.channels, subtype,
                               format=fmt) as fout:
                 for out in stream(blocks, info.sample_rate, info.channels):
                     _check_emitted(out, src)
-                    fout.write(np.clip(out, -1.0, 1.0) if "PCM" in subtype else out)
+                    fout.write(np.clip(out, -1.0, 1.0) if clip else out)
         except (sf.LibsndfileError, AssertionError) as exc:  # the OS cause, if any, wins
-            raise OutputError(f"cannot write {dst}: {exc or type(exc).__name__}") from exc
+            raise OutputError(f"cannot write {name}: {exc or type(exc).__name__}") from exc
     notes = [n for n in (truncation_note(info),) if n]
     if read[0] < info.frames and not notes:
         notes.append(f"{src}: only {read[0]} of the {info.frames} frames its header lists "
                      "could be read; the output is that much shorter")
-    return EnhanceReport(Path(src), Path(dst), read[0] / info.sample_rate,
+    return EnhanceReport(STDIO if isinstance(src, AudioBytes) else Path(src),
+                         Path(dst) if to_file else STDIO, read[0] / info.sample_rate,
                          time.perf_counter() - t0, notes)
 
 
@@ -253,7 +272,7 @@ class ModelOutputError(SeganError):
     """The model emitted NaN/Inf: its output is garbage and is never written as audio."""
 
 
-def _check_emitted(out: np.ndarray, src: Path) -> None:
+def _check_emitted(out: np.ndarray, src: AudioSource) -> None:
     finite = np.isfinite(out)
     if not finite.all():
         raise ModelOutputError(
@@ -262,13 +281,13 @@ def _check_emitted(out: np.ndarray, src: Path) -> None:
             "the checkpoint is damaged or its training diverged: use another --ckpt")
 
 
-def _read_blocks(fin: sf.SoundFile, block: int, src: Path, read: list[int]
+def _read_blocks(fin: sf.SoundFile, block: int, src: AudioSource, read: list[int]
                  ) -> Iterator[np.ndarray]:
     while True:
         try:
             data = fin.read(block, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(f"cannot decode audio file {src}: {exc}") from exc
+            raise AudioError(f"cannot decode {describe(src)}: {exc}") from exc
         if data.shape[0] == 0:
             return
         check_finite(data, src)
@@ -302,7 +321,7 @@ class WienerFileEnhancer:
         """Enhance an in-memory signal (1-D or ``(frames, channels)``); same shape out."""
         return enhance_array(self.stream, x, sample_rate, self.block_seconds)
 
-    def enhance_file(self, src: Path, dst: Path, subtype: str | None = None,
+    def enhance_file(self, src: AudioSource, dst: Destination, subtype: str | None = None,
                      overwrite: bool = False) -> EnhanceReport:
         """Enhance ``src`` into ``dst`` like :meth:`Enhancer.enhance_file`."""
         rate = audio_info(src).sample_rate
