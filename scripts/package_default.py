@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tolerance", type=float, default=TOLERANCE,
                     help="largest allowed max-abs sample difference")
     ap.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    ap.add_argument("--dry", type=float, default=None,
+                    help="the model's own share of input mixed back (enhance.dry), 0..1")
     args = ap.parse_args(argv)
     try:
         signal = rate = None
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             rate = audio_info(args.audio).sample_rate
             signal = load_mono(args.audio, rate)[: 10 * rate]
         report = package_checkpoint(args.ckpt, args.out, args.overwrite, signal, rate,
-                                    args.tolerance)
+                                    args.tolerance, args.dry)
     except SeganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

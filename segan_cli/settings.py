@@ -213,6 +213,8 @@ class EnhanceSettings(_Section):
     seed: int | None = None
     dc_block_hz: float = Field(
         10.0, ge=0, description="DC blocker after de-emphasis; 0 disables (paper-exact)")
+    dry: float = Field(0.0, ge=0.0, le=1.0, description="share of the input mixed back into "
+                       "the output (0: all model); a checkpoint keeps the value it ran with")
 
 
 class EvaluateSettings(_Section):

@@ -59,6 +59,9 @@ def enhance(
         help="ola (overlap-add, default) or paper (non-overlapping windows).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random latent z from this seed "
                                              "(default z = 0).")] = None,
+    dry: Annotated[float | None, typer.Option(
+        help="Share of the input mixed back into the output, 0..1 (default: the model's "
+             "own, 0 unless it was packaged with one).", show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
     config: ConfigOpt = None,
     sets: SetOpt = None,
@@ -70,8 +73,10 @@ def enhance(
     `cat in.flac | segan enhance - - > out.wav`.
     """
     settings = settings_from(config, sets, extra={"enhance": {
-        "device": device, "batch_size": batch_size, "chunking": chunking, "seed": seed}})
+        "device": device, "batch_size": batch_size, "chunking": chunking, "seed": seed,
+        "dry": dry}})
     e = settings.enhance
+    dry = e.dry if "dry" in e.model_fields_set else None  # None: the checkpoint's own
     if output is not None and out is not None:
         raise SeganError("give the output either as OUTPUT or as --out, not both")
     workers = worker_count(workers)
@@ -85,7 +90,7 @@ def enhance(
 
         path = resolve_checkpoint(ckpt)
         bundle = load_bundle(path, e.device)  # a bad checkpoint fails here, before any work
-        options = (e.chunking, e.batch_size, e.block_seconds, e.seed, e.dc_block_hz)
+        options = (e.chunking, e.batch_size, e.block_seconds, e.seed, e.dc_block_hz, dry)
         if workers > 1:  # each worker process loads the checkpoint itself
             factory = functools.partial(batch_enhance.model_enhancer, path, e.device, *options)
         else:

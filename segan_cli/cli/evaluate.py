@@ -67,6 +67,9 @@ def evaluate(
     json_path: Annotated[Path | None, typer.Option(
         "--json", help="Write means, std and 95% confidence intervals.")] = None,
     device: Annotated[str | None, typer.Option(help="Device for checkpoints.")] = None,
+    dry: Annotated[float | None, typer.Option(
+        help="Share of the input mixed back into each checkpoint's output, 0..1 "
+             "(default: each model's own).", show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing --csv/--json files.")
                          ] = False,
     config: ConfigOpt = None,
@@ -84,7 +87,7 @@ def evaluate(
     settings = settings_from(config, sets, extra={
         "evaluate": {"mode": mode, "workers": workers, "resample": resample,
                      "extended_stoi": estoi or None},
-        "enhance": {"device": device}})
+        "enhance": {"device": device, "dry": dry}})
     ev = settings.evaluate
     n_workers = worker_count(ev.workers)
     if (data is None) == (clean is None):
@@ -106,7 +109,8 @@ def evaluate(
         if data is not None:
             manifest, systems = corpus_systems(
                 data, split, ckpt, wiener, settings.enhance.device, settings.enhance.chunking,
-                settings.enhance.batch_size, progress, settings.enhance.dc_block_hz)
+                settings.enhance.batch_size, progress, settings.enhance.dc_block_hz,
+                settings.enhance.dry if "dry" in settings.enhance.model_fields_set else None)
             corpus_name = manifest.name
             title = f"{manifest.name} {split} split: {len(systems[0].pairs)} files ({ev.mode})"
         else:

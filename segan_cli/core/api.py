@@ -116,7 +116,8 @@ class Denoiser:
         #: the CLI's single-process enhancer, with the same options
         self.enhancer = cast("Enhancer", bundle_enhancer(
             bundle, options.chunking, options.batch_size, options.block_seconds,
-            options.seed, options.dc_block_hz))
+            options.seed, options.dc_block_hz,
+            options.dry if "dry" in options.model_fields_set else None))
 
     @property
     def sample_rate(self) -> int:
@@ -201,12 +202,14 @@ class Denoiser:
 
 def load(ckpt: PathLike = "default", device: str | torch.device = "cpu", *,
          chunking: str | None = None, batch_size: int | None = None,
-         seed: int | None = None, dc_block_hz: float | None = None) -> Denoiser:
+         seed: int | None = None, dc_block_hz: float | None = None,
+         dry: float | None = None) -> Denoiser:
     """Load a model once to enhance many signals: ``"default"`` or a checkpoint path.
 
     ``"default"`` resolves as ``--ckpt default`` does (``$SEGAN_DEFAULT_MODEL``, else
     the shipped model, else a CheckpointError saying none ships). The options are
-    those of ``segan enhance``; None keeps the settings' default, as the CLI does.
+    those of ``segan enhance``; None keeps the settings' default, as the CLI does
+    (``dry`` None: the model's own share of input mixed back).
     """
     from segan_cli.core.inference import load_bundle
     from segan_cli.settings import load_settings
@@ -214,7 +217,7 @@ def load(ckpt: PathLike = "default", device: str | torch.device = "cpu", *,
 
     options = load_settings(extra={"enhance": {
         "chunking": chunking, "batch_size": batch_size, "seed": seed,
-        "dc_block_hz": dc_block_hz}}).enhance
+        "dc_block_hz": dc_block_hz, "dry": dry}}).enhance
     return Denoiser(load_bundle(resolve_checkpoint(ckpt), device), options)
 
 

@@ -204,22 +204,24 @@ def _run_in_worker(job: Job) -> JobOutcome:
 
 def model_enhancer(ckpt: Path, device: str = "cpu", chunking: str = "ola",
                    batch_size: int = 8, block_seconds: float = 30.0,
-                   seed: int | None = None, dc_block_hz: float = 10.0) -> FileEnhancer:
+                   seed: int | None = None, dc_block_hz: float = 10.0,
+                   dry: float | None = None) -> FileEnhancer:
     """An Enhancer for a checkpoint (module-level so worker processes can build it)."""
     from segan_cli.core.inference import load_bundle
 
     return bundle_enhancer(load_bundle(ckpt, device), chunking, batch_size, block_seconds,
-                           seed, dc_block_hz)
+                           seed, dc_block_hz, dry)
 
 
 def bundle_enhancer(bundle: GeneratorBundle, chunking: str = "ola", batch_size: int = 8,
                     block_seconds: float = 30.0, seed: int | None = None,
-                    dc_block_hz: float = 10.0) -> FileEnhancer:
-    """An Enhancer for a generator already loaded in this process."""
+                    dc_block_hz: float = 10.0, dry: float | None = None) -> FileEnhancer:
+    """An Enhancer for a generator already loaded in this process (``dry`` None: the
+    checkpoint's own share of input mixed back)."""
     from segan_cli.core.enhance import Enhancer
     from segan_cli.core.inference import GeneratorModel
 
-    return Enhancer(GeneratorModel.from_bundle(bundle, seed), chunking, batch_size,
+    return Enhancer(GeneratorModel.from_bundle(bundle, seed, dry), chunking, batch_size,
                     block_seconds, dc_block_hz)
 
 

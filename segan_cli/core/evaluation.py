@@ -99,11 +99,13 @@ def _enhance_chunk(system: System, items: list[tuple[str, Path, Path]],
 def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | None = None,
                    wiener: bool = True, device: str = "cpu", chunking: str = "ola",
                    batch_size: int = 8, progress: Progress | None = None,
-                   dc_block_hz: float = 10.0) -> tuple[Manifest, list[System]]:
+                   dc_block_hz: float = 10.0, dry: float | None = None
+                   ) -> tuple[Manifest, list[System]]:
     """Noisy, Wiener and checkpoint rows over a corpus split (``default``: the shipped model).
 
     Checkpoints are loaded here (a bad one fails before any work); the enhanced rows
     are enhanced by :func:`score_systems`. ``progress`` is accepted for callers' sake.
+    ``dry`` (None: each checkpoint's own) mixes that share of the input back.
     """
     manifest = load_manifest(root)
     items = corpus_pairs(root, manifest, split)
@@ -119,7 +121,7 @@ def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | No
         from segan_cli.weights import DEFAULT_WORD, is_default, resolve_checkpoint
 
         bundle = load_bundle(resolve_checkpoint(ckpt), device)
-        enhancer = Enhancer(GeneratorModel.from_bundle(bundle), chunking, batch_size,
+        enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=dry), chunking, batch_size,
                             dc_block_hz=dc_block_hz)
         label = DEFAULT_WORD if is_default(ckpt) else f"{bundle.arch} ({Path(ckpt).name})"
         systems.append(enhanced_system(label, items, sr, enhancer.enhance))

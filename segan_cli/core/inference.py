@@ -190,12 +190,20 @@ def load_bundle(path: Path, device: str | torch.device = "cpu",
 class GeneratorModel:
     """Maps pre-emphasised noisy windows to enhanced ones (the enhancer's WindowModel).
 
-    z is zeros by default; with ``seed`` it is a reproducible N(0, I) draw.
+    z is zeros by default; with ``seed`` it is a reproducible N(0, I) draw. ``dry``
+    mixes that share of each input window back into its output (``enhance.dry``; None
+    takes the value in ``settings``): everything after the model (overlap-add,
+    de-emphasis, DC blocker) is linear, so this is the input mixed into the output
+    sample for sample, and it keeps speech natural where a model over-corrects.
     """
 
     def __init__(self, generator: GeneratorBase, settings: Settings,
-                 stats: dict[str, float] | None = None, seed: int | None = None) -> None:
+                 stats: dict[str, float] | None = None, seed: int | None = None,
+                 dry: float | None = None) -> None:
         self.generator = generator
+        self.dry = float(settings.enhance.dry if dry is None else dry)
+        if not 0.0 <= self.dry <= 1.0:
+            raise ValueError(f"dry share {self.dry} is outside 0..1")
         self.sample_rate = settings.data.sample_rate
         self.window = settings.data.window
         self.preemphasis = settings.model.preemphasis
@@ -211,8 +219,10 @@ class GeneratorModel:
             self._rng.manual_seed(int(seed))
 
     @classmethod
-    def from_bundle(cls, bundle: GeneratorBundle, seed: int | None = None) -> GeneratorModel:
-        return cls(bundle.generator, bundle.settings, bundle.stats, seed)
+    def from_bundle(cls, bundle: GeneratorBundle, seed: int | None = None,
+                    dry: float | None = None) -> GeneratorModel:
+        """The model of a loaded checkpoint; ``dry`` None keeps the checkpoint's own."""
+        return cls(bundle.generator, bundle.settings, bundle.stats, seed, dry)
 
     @torch.inference_mode()
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -228,5 +238,7 @@ class GeneratorModel:
             y = self.generator(x, z)
         finally:
             self.generator.train(was_training)
-        y = self.transform.from_model_output(y)
-        return y[:, 0, :].float().cpu().numpy()
+        y = self.transform.from_model_output(y)[:, 0, :].float().cpu().numpy()
+        if self.dry:
+            y = (1.0 - self.dry) * y + self.dry * np.asarray(batch, dtype=np.float32)
+        return y

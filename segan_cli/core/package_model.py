@@ -28,7 +28,7 @@ from segan_cli.core.inference import (
     read_checkpoint,
 )
 from segan_cli.core.output_guard import check_output, guarded_file
-from segan_cli.errors import CheckpointError
+from segan_cli.errors import CheckpointError, SeganError
 
 PACKAGE_KEY = "segan_package"
 STORE_DTYPE = torch.float16
@@ -101,27 +101,33 @@ def check_signal(sample_rate: int, seconds: float = 3.0, seed: int = 0) -> np.nd
     return x.astype(np.float32)
 
 
-def _enhance(path: Path, signal: np.ndarray, sample_rate: int) -> np.ndarray:
+def _enhance(path: Path, signal: np.ndarray, sample_rate: int,
+             dry: float | None = None) -> np.ndarray:
     from segan_cli.core.enhance import Enhancer
     from segan_cli.core.inference import GeneratorModel, load_bundle
 
     bundle = load_bundle(path, "cpu")
     s = bundle.settings
-    enhancer = Enhancer(GeneratorModel.from_bundle(bundle), s.enhance.chunking,
+    enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=dry), s.enhance.chunking,
                         s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
     return enhancer.enhance(signal, sample_rate)
 
 
 def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
                        signal: np.ndarray | None = None, signal_rate: int | None = None,
-                       tolerance: float = TOLERANCE) -> PackageReport:
+                       tolerance: float = TOLERANCE, dry: float | None = None
+                       ) -> PackageReport:
     """Write the float16 inference generator of ``src`` to ``out``, verified first.
 
     ``signal`` (at ``signal_rate``) is what both models enhance for the check; by
     default a synthetic speech-like signal. Nothing is written when the packaged
-    model's output differs from the checkpoint's by more than ``tolerance``.
+    model's output differs from the checkpoint's by more than ``tolerance``. ``dry``
+    (0..1) is stored as the model's own ``enhance.dry``: the share of input every
+    user of the packaged model gets mixed back unless they ask otherwise.
     """
     src, out = Path(src), Path(out)
+    if dry is not None and not 0.0 <= dry <= 1.0:
+        raise SeganError(f"dry share {dry} is outside 0..1", "give a share such as 0.2")
     check_output(out, overwrite, [src])  # before the work; published without clobbering
     ckpt = read_checkpoint(src)
     settings = checkpoint_settings(ckpt, src)
@@ -142,6 +148,11 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
     }
     hp = {k: v for k, v in ckpt["hyper_parameters"].items()
           if isinstance(v, (str, int, float, dict, list)) or v is None}
+    if dry is not None:
+        hp["settings"] = settings.model_copy(update={"enhance": settings.enhance.model_copy(
+            update={"dry": float(dry)})}).model_dump(mode="json")
+        checkpoint_settings({"hyper_parameters": hp}, out)  # validates the new value
+        record["dry"] = float(dry)
     package = {"state_dict": half, "hyper_parameters": hp, "global_step": global_step,
                PACKAGE_KEY: record}
     rate = settings.data.sample_rate
@@ -151,7 +162,7 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
     with guarded_file(out, overwrite, inputs=[src]) as fh:
         torch.save(package, fh)  # a file object: torch's own writer hides a full disk
         tmp = fh.path
-        diff = float(np.max(np.abs(_enhance(tmp, x, rate) - _enhance(src, x, rate))))
+        diff = float(np.max(np.abs(_enhance(tmp, x, rate) - _enhance(src, x, rate, dry))))
         if not diff <= tolerance:
             raise CheckpointError(
                 f"the float16 model differs from {src.name} by {diff:.2e} (max abs sample "
