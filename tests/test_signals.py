@@ -315,3 +315,35 @@ def test_resume_command_is_the_command_given_with_out_and_resume(tmp_path: Path)
     # a fine-tuning run took its model from the source: resume from the run's settings
     assert command("-d", "c", "--init-from", "default", "-c", "k.yaml")[-5:] == [
         "--config", str(run / "settings.yaml"), "--out", str(run), "--resume"]
+
+
+def test_sigterm_swallowed_by_a_c_callback_still_ends_as_terminated(capsys) -> None:
+    """soundfile writes through cffi callbacks: SIGTERM raised inside one is printed and
+    swallowed by cffi, and the library then fails with its own RuntimeError. That run
+    was terminated, not crashed: exit 143 with the one word, no traceback."""
+
+    import typer
+
+    from segan_cli.cli.common import user_errors
+    from segan_cli.core.signals import Terminated
+
+    @user_errors
+    def writes() -> None:
+        try:  # what cffi does with an exception raised in a callback
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        except Terminated:
+            pass
+        raise RuntimeError("Error writing file: the callback failed")
+
+    @user_errors
+    def fails() -> None:
+        raise RuntimeError("a real bug")
+
+    with pytest.raises(typer.Exit) as exit_info:
+        writes()
+    assert exit_info.value.exit_code == 143
+    assert "terminated" in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match="a real bug"):  # a later run starts afresh
+        fails()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

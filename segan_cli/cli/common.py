@@ -26,7 +26,12 @@ from rich.progress import (
 
 from segan_cli.core.cpus import usable_cores
 from segan_cli.core.output_guard import os_error
-from segan_cli.core.signals import Terminated, raise_on_sigterm, restore_sigterm
+from segan_cli.core.signals import (
+    Terminated,
+    raise_on_sigterm,
+    restore_sigterm,
+    sigterm_arrived,
+)
 from segan_cli.errors import SeganError
 from segan_cli.settings import Settings, load_settings
 
@@ -54,6 +59,11 @@ def fail(message: str, hint: str | None = None) -> typer.Exit:
     return typer.Exit(EXIT_USER_ERROR)
 
 
+def _terminated() -> typer.Exit:
+    err_console.print("[yellow]terminated[/]: re-run the same command to resume")
+    return typer.Exit(143)
+
+
 def user_errors(func: F) -> F:
     """Turn SeganError, and OSErrors the user can act on (disk full, read-only,
     permission), into the red line + exit 2 (or a traceback under --debug)."""
@@ -63,21 +73,26 @@ def user_errors(func: F) -> F:
         previous = raise_on_sigterm()  # SIGTERM unwinds like Ctrl-C: temporaries go
         try:
             return func(*args, **kwargs)
-        except SeganError as exc:
-            if debug_enabled():
-                raise
-            raise fail(exc.message, exc.hint) from None
-        except OSError as exc:  # disk full, read-only, permission: the user can act on it
-            error = os_error(exc)
-            if error is None or debug_enabled():
-                raise
-            raise fail(error.message, error.hint) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]: re-run the same command to resume")
             raise typer.Exit(130) from None
         except Terminated:
-            err_console.print("[yellow]terminated[/]: re-run the same command to resume")
-            raise typer.Exit(143) from None
+            raise _terminated() from None
+        except typer.Exit:  # the command's own exit code (a RuntimeError to Python)
+            raise
+        except Exception as exc:
+            if sigterm_arrived() and not debug_enabled():
+                # SIGTERM surfaced inside a C library's callback, which then failed
+                # with its own error: still a termination, not a crash
+                raise _terminated() from None
+            if isinstance(exc, SeganError):
+                if debug_enabled():
+                    raise
+                raise fail(exc.message, exc.hint) from None
+            error = os_error(exc) if isinstance(exc, OSError) else None
+            if error is None or debug_enabled():  # OSErrors the user can act on
+                raise
+            raise fail(error.message, error.hint) from None
         finally:
             restore_sigterm(previous)
 

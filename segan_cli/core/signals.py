@@ -27,8 +27,22 @@ class Terminated(BaseException):
     """SIGTERM arrived (raised by the handler :func:`raise_on_sigterm` installs)."""
 
 
+_TERMINATED = threading.Event()
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    _TERMINATED.set()
     raise Terminated
+
+
+def sigterm_arrived() -> bool:
+    """Whether SIGTERM was raised as :class:`Terminated` since :func:`raise_on_sigterm`.
+
+    The exception can surface inside a C library's callback (soundfile writes through
+    cffi callbacks): the library then fails with its own error, and the caller must
+    still treat the run as terminated, not as crashed.
+    """
+    return _TERMINATED.is_set()
 
 
 def raise_on_sigterm() -> Any:
@@ -39,6 +53,7 @@ def raise_on_sigterm() -> Any:
     previous = signal.getsignal(signal.SIGTERM)
     if previous != signal.SIG_DFL:
         return None  # someone (an embedding program) handles it already
+    _TERMINATED.clear()
     signal.signal(signal.SIGTERM, _raise_terminated)
     return previous
 
