@@ -309,7 +309,8 @@ def test_packaged_dry_is_the_models_own_and_the_cli_can_override_it(
     src = _noisy(tmp_path)
     x = sf.read(src, dtype="float32")[0]
     no_dc = ["--set", "enhance.dc_block_hz=0"]
-    cli("enhance", src, tmp_path / "own.wav", *no_dc)
+    res = cli("enhance", src, tmp_path / "own.wav", *no_dc)
+    assert "25% of the input mixed back; --dry to change" in res.stderr
     cli("enhance", src, tmp_path / "wet.wav", "--dry", "0", *no_dc)
     cli("enhance", src, tmp_path / "all.wav", "--dry", "1", *no_dc)
     own, wet, full = (sf.read(tmp_path / f"{n}.wav", dtype="float32")[0]

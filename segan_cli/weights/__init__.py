@@ -92,6 +92,9 @@ def default_model_note(bundle: GeneratorBundle) -> str:
         step = bundle.step // 2  # Lightning counts both optimisers' steps
     where = display_path(bundle.path) if bundle.path is not None else DEFAULT_FILE
     parts = [where] + ([f"step {step}"] if step is not None else [])
+    dry = bundle.settings.enhance.dry
+    if dry:
+        parts.append(f"{dry:.0%} of the input mixed back; --dry to change")
     card = model_card()
     see = f"; see {display_path(card)}" if card.is_file() else ""
     return f"using the default model ({', '.join(parts)}{see})"
