@@ -238,3 +238,18 @@ def test_mix_names_a_noise_recording_cut_short(cli, tmp_path: Path, voicebank_sa
     res = cli("prepare", "mix", "--clean", voicebank_sample / "clean", "--noise",
               real_noise_dir, "--out", tmp_path / "m", "--test-speakers", "p257")
     assert f"note: {noise} is cut short: its header promises" in res.stderr
+
+
+def test_refused_prepare_leaves_no_folder_behind(cli, tmp_path: Path, voicebank_sample,
+                                                 real_noise_dir: Path) -> None:
+    """A prepare refused at its first recording (here an empty file) wrote nothing yet:
+    it must not leave a half-made corpus folder (with its progress file) behind."""
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "a000_000.wav").write_bytes(b"")
+    for f in sorted((voicebank_sample / "clean").glob("*.wav"))[:3]:
+        (clean / f.name).symlink_to(f)
+    res = cli("prepare", "mix", "--clean", clean, "--noise", real_noise_dir,
+              "--out", tmp_path / "c", code=2)
+    assert "a000_000.wav" in res.stderr
+    assert not (tmp_path / "c").exists()

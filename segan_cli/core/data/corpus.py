@@ -58,8 +58,8 @@ class CorpusBuilder:
                     "pass --force to rebuild it")
         if force:
             self.clear()
-        self.root.mkdir(parents=True, exist_ok=True)
-        remove_stale(self.root, recursive=True)  # left by a killed prepare
+        if self.root.is_dir():
+            remove_stale(self.root, recursive=True)  # left by a killed prepare
         self.done: dict[tuple[str, str], Utterance] = {}
         # keys confirmed (has) or written (add) by this run: a resumed run whose split
         # plan changed must not carry stale entries into the manifest
@@ -67,7 +67,14 @@ class CorpusBuilder:
         progress = self.root / PROGRESS_NAME
         if progress.is_file():
             self._load_progress(progress)
+
+    def _start(self) -> None:
+        """Create the folder and the progress file with the first utterance, so that a
+        prepare refused before it wrote anything (an unreadable first file) leaves
+        nothing behind."""
+        progress = self.root / PROGRESS_NAME
         if not progress.is_file():
+            self.root.mkdir(parents=True, exist_ok=True)
             progress.write_text(json.dumps({"sample_rate": self.sample_rate}) + "\n",
                                 encoding="utf-8")
 
@@ -133,6 +140,7 @@ class CorpusBuilder:
                               f"({clean.shape[0]} vs {noisy.shape[0]} samples)")
         clean = np.clip(clean, -1.0, PCM16_MAX)
         noisy = np.clip(noisy, -1.0, PCM16_MAX)
+        self._start()
         rel_c = f"{split}/clean/{utt_id}.wav"
         rel_n = f"{split}/noisy/{utt_id}.wav"
         write_audio(self.root / rel_c, clean, self.sample_rate, "PCM_16")
