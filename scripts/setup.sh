@@ -35,5 +35,9 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
 fi
 echo "[setup] installing segan and its dependencies"
 pipq -e ".[dev]"
+# librosa (the report's spectrograms) compiles its numba kernels on first import and
+# caches them: do it here once, not in a user's first `evaluate --report`
+echo "[setup] compiling librosa's kernels (once)"
+"$VPY" -c "import librosa.core.spectrum" >>"$log" 2>&1 || echo "[setup] note: librosa did not import; see $log" >&2
 echo "$want" > "$stamp"
 echo "[setup] done: $("$VPY" -c 'import segan_cli, torch; print("segan", segan_cli.__version__, "torch", torch.__version__)')"

@@ -24,19 +24,17 @@ from segan_cli.cli.common import (
     worker_count,
 )
 from segan_cli.core.files import write_text_atomic
-from segan_cli.core.output_guard import check_output, same_file
+from segan_cli.core.output_guard import check_output, resolve_output, same_file
 from segan_cli.errors import SeganError
 from segan_cli.weights import is_default, resolve_checkpoint
-
-COLUMNS = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi", "si_sdr")
 
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
-def _header(col: str) -> str:
-    return col.upper().replace("_", "-")  # si_sdr -> SI-SDR
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
 @user_errors
@@ -70,7 +68,16 @@ def evaluate(
     dry: Annotated[float | None, typer.Option(
         help="Share of the input mixed back into each checkpoint's output, 0..1 "
              "(default: each model's own).", show_default=False)] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace existing --csv/--json files.")
+    report: Annotated[Path | None, typer.Option(
+        "--report", metavar="DIR", show_default=False,
+        help="Write a report folder (DIR/index.html with charts, spectrograms and audio; "
+             "opens offline).")] = None,
+    report_files: Annotated[list[str] | None, typer.Option(
+        "--report-files", metavar="N|NAME,...", show_default=False,
+        help="Files to hear in the report: a count (default 3: best, median, worst by "
+             "PESQ gain) or file names (repeatable).")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        help="Replace existing --csv/--json files and a previous --report folder.")
                          ] = False,
     config: ConfigOpt = None,
     sets: SetOpt = None,
@@ -81,7 +88,15 @@ def evaluate(
         VOICEBANK_NAME,
         corpus_systems,
         folder_systems,
+        metric_header,
         score_systems,
+        table_columns,
+    )
+    from segan_cli.core.report import (
+        ListeningChoice,
+        build_report,
+        check_report_dir,
+        parse_files,
     )
 
     settings = settings_from(config, sets, extra={
@@ -104,6 +119,17 @@ def evaluate(
             check_output(path, overwrite, inputs)
     if csv_path is not None and json_path is not None and same_file(csv_path, json_path):
         raise SeganError(f"--csv and --json name one file: {csv_path}")
+    if report_files and report is None:
+        raise SeganError("--report-files chooses files for --report: give --report DIR too")
+    files_spec = parse_files(report_files)
+    report_dir = None
+    if report is not None:  # before scoring; the folder is staged and published at the end
+        given = [p for p in (data, clean, *(enhanced or [])) if p is not None]
+        report_dir = check_report_dir(report, overwrite, [*given, *inputs])
+        for path in (csv_path, json_path):
+            if path is not None and resolve_output(path).is_relative_to(report_dir):
+                raise SeganError(f"{path} is inside the report folder {report}",
+                                 "write --csv/--json elsewhere: the report is written whole")
     corpus_name = ""
     with RichProgress() as progress:
         if data is not None:
@@ -120,13 +146,15 @@ def evaluate(
         for system in systems:
             for note in system.notes:
                 progress.note(note)
-        score_systems(systems, n_workers, ev.mode, ev.resample, ev.extended_stoi, progress)
+        choice = ListeningChoice(files_spec, systems) if report_dir is not None else None
+        score_systems(systems, n_workers, ev.mode, ev.resample, ev.extended_stoi, progress,
+                      keep=choice)
 
     table = Table(title=title, title_justify="left")
     table.add_column("system")
-    cols = COLUMNS + (("estoi",) if ev.extended_stoi else ())
+    cols = table_columns(ev.extended_stoi)
     for col in cols:
-        table.add_column(_header(col), justify="right")
+        table.add_column(metric_header(col), justify="right")
     table.add_column("scored", justify="right")
     any_scored = False
     for system in systems:
@@ -159,7 +187,16 @@ def evaluate(
                                          if s.result is not None}}, indent=1), overwrite)
         console.print(f"summary written to [bold]{json_path}[/]")
     if not any_scored:
-        raise fail("no file could be scored (see the messages above)")
+        raise fail("no file could be scored (see the messages above)"
+                   + ("; no report was written" if report_dir is not None else ""))
+    if report_dir is not None and choice is not None:
+        with RichProgress(transient=True) as progress:
+            info = build_report(report_dir, systems, choice, title=title, metrics=cols,
+                                corpus_name=corpus_name, overwrite=overwrite,
+                                progress=progress)
+        console.print(f"report written to [bold]{report}[/]/index.html: "
+                      f"{_size(info.size)} ({info.images} images, {info.audio} audio files)",
+                      highlight=False, soft_wrap=True)
 
 
 def _write_csv(path: Path, systems: list, cols: tuple[str, ...], overwrite: bool) -> None:

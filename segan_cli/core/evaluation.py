@@ -11,12 +11,13 @@ than the scoring limit): the file is listed by name with the reason and the rest
 scored, whether the problem shows when enhancing or when scoring.
 
 Enhanced rows are enhanced while they are scored, :data:`CHUNK_FILES` files at a time,
-so memory is bounded by that chunk, not by the split's size or the number of rows.
+so memory is bounded by that chunk, not by the split's size or the number of rows; only
+the few files a caller asks to keep (a report's listening files) outlive their chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,20 @@ PAPER_ROWS: dict[str, dict[str, float]] = {
 }
 VOICEBANK_NAME = "voicebank-demand"
 CHUNK_FILES = 32
+#: the columns of the results table (the terminal's and the report's), paper's order
+TABLE_COLUMNS: tuple[str, ...] = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi", "si_sdr")
+#: the label of the unprocessed-input row, the one differences are taken against
+NOISY_LABEL = "Noisy"
+
+
+def table_columns(extended_stoi: bool = False) -> tuple[str, ...]:
+    """The table's metric columns: :data:`TABLE_COLUMNS`, plus ESTOI when computed."""
+    return TABLE_COLUMNS + (("estoi",) if extended_stoi else ())
+
+
+def metric_header(metric: str) -> str:
+    """A metric's column header: ``si_sdr`` -> ``SI-SDR``."""
+    return metric.upper().replace("_", "-")
 
 
 @dataclass
@@ -59,6 +74,11 @@ class System:
     #: a row enhanced while scored: its (name, clean, noisy) files and the enhancer
     items: list[tuple[str, Path, Path]] = field(default_factory=list)
     enhance: Callable[[np.ndarray, int], np.ndarray] | None = None
+    #: enhanced signals kept after scoring: only the files ``score_systems(keep=...)``
+    #: named for this row (the rest are dropped with their chunk)
+    kept: dict[str, np.ndarray] = field(default_factory=dict)
+    #: a classical baseline (the Wiener row), not a model under test
+    baseline: bool = False
 
 
 def corpus_pairs(root: Path, manifest: Manifest, split: str) -> list[tuple[str, Path, Path]]:
@@ -77,9 +97,10 @@ def enhanced_system(label: str, items: list[tuple[str, Path, Path]], sample_rate
 
 
 def _enhance_chunk(system: System, items: list[tuple[str, Path, Path]],
-                   progress: Progress) -> list[PairSpec]:
+                   progress: Progress, keep: Collection[str] = ()) -> list[PairSpec]:
     """(name, clean, enhanced array) of ``items``; a noisy file that cannot be enhanced
-    (missing, unreadable, too long to score) becomes this row's failure."""
+    (missing, unreadable, too long to score) becomes this row's failure. The arrays of
+    the names in ``keep`` are also stored in ``system.kept``."""
     assert system.enhance is not None and system.sample_rate is not None
     sr = system.sample_rate
     pairs: list[PairSpec] = []
@@ -89,7 +110,10 @@ def _enhance_chunk(system: System, items: list[tuple[str, Path, Path]],
             check_score_length(info.duration, noisy)  # before reading it whole
             if note := truncation_note(info):
                 system.warnings.append(Failure(name, note))
-            pairs.append((name, clean, system.enhance(load_mono(noisy, sr), sr)))
+            out = system.enhance(load_mono(noisy, sr), sr)
+            if name in keep:
+                system.kept[name] = out
+            pairs.append((name, clean, out))
         except SeganError as exc:
             system.failures.append(Failure(name, str(exc)))
         progress.advance(1)
@@ -115,6 +139,7 @@ def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | No
         from segan_cli.core.enhance import WienerFileEnhancer
 
         systems.append(enhanced_system("Wiener", items, sr, WienerFileEnhancer().enhance))
+        systems[-1].baseline = True
     for ckpt in ckpts or []:
         from segan_cli.core.enhance import Enhancer
         from segan_cli.core.inference import GeneratorModel, load_bundle
@@ -156,10 +181,14 @@ def folder_systems(clean: Path, enhanced: list[Path], labels: list[str] | None =
 
 
 def score_systems(systems: list[System], workers: int, mode: str, resample: bool = False,
-                  extended_stoi: bool = False, progress: Progress | None = None) -> None:
+                  extended_stoi: bool = False, progress: Progress | None = None,
+                  keep: Callable[[System], Collection[str]] | None = None) -> None:
     """Score every system in place (``system.result``), with its earlier failures.
 
-    Enhanced rows are enhanced and scored :data:`CHUNK_FILES` files at a time.
+    Enhanced rows are enhanced and scored :data:`CHUNK_FILES` files at a time, in
+    order. ``keep(system)``, asked as each enhanced row starts (so it can look at the
+    rows scored before it), names the files whose enhanced signals that row keeps in
+    ``system.kept``; every other signal is dropped with its chunk.
     """
     progress = progress or SilentProgress()
 
@@ -174,13 +203,37 @@ def score_systems(systems: list[System], workers: int, mode: str, resample: bool
             result = score(system.pairs, system.sample_rate)
         else:
             progress.start(f"enhancing and scoring {system.label}", 2 * len(system.items))
+            wanted = frozenset(keep(system)) if keep is not None else frozenset()
             parts = []
             for a in range(0, len(system.items), CHUNK_FILES):
                 chunk = system.items[a:a + CHUNK_FILES]
-                pairs = _enhance_chunk(system, chunk, progress)
+                pairs = _enhance_chunk(system, chunk, progress, wanted)
                 parts.append(score(pairs, system.sample_rate))
                 progress.advance(len(chunk) - len(pairs))  # failed before scoring
             result = merge_results(parts, mode, extended_stoi)
         result.failures[:0] = system.failures
         result.warnings[:0] = system.warnings
         system.result = result
+
+
+def enhanced_output(system: System, name: str) -> np.ndarray | None:
+    """The enhanced signal of file ``name`` of an enhanced row (at ``system.sample_rate``).
+
+    The one kept while scoring if there is one, else the file is enhanced again by the
+    same enhancer (for files chosen only once the row was scored). None for a row that
+    is not enhanced in memory, a name it does not hold, or a file it cannot enhance.
+    """
+    if name in system.kept:
+        return system.kept[name]
+    if system.enhance is None or system.sample_rate is None:
+        return None
+    for item, _clean, noisy in system.items:
+        if item == name:
+            try:
+                out = system.enhance(load_mono(noisy, system.sample_rate),
+                                     system.sample_rate)
+            except SeganError:
+                return None
+            system.kept[name] = out
+            return out
+    return None
