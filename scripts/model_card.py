@@ -136,6 +136,9 @@ def recipe_section(settings: dict[str, Any], training: dict[str, Any]) -> list[s
         f"- Augmentation: clean share {aug.get('clean_share')}, SNR {aug.get('snr_db')} dB, "
         f"gain ±{aug.get('gain_db')} dB, speed {aug.get('speed')}, tilt "
         f"±{aug.get('tilt_db_per_octave')} dB/octave.",
+        f"- Inference: `enhance.dry` {settings['enhance']['dry']:g} (that share of the input "
+        "is mixed back into the output; `--dry` changes it), z = 0, overlap-add of "
+        "half-overlapping windows.",
         f"- Trained {training['steps']} steps (batches) in {training['wall_seconds'] / 3600:.1f} "
         f"h on {training['threads']} CPU thread(s): {cpu_h:.1f} CPU-hours. "
         f"Chosen among {training.get('candidates', 1)} run(s) on the validation split only.",
