@@ -52,9 +52,16 @@ def si_sdr(clean: np.ndarray, enhanced: np.ndarray) -> float:
                 f"{what} signal is silent (constant): SI-SDR is undefined for it")
     c = c - c.mean()
     e = e - e.mean()
-    alpha = np.dot(e, c) / np.dot(c, c)
+    alpha = _dot(e, c) / _dot(c, c)
     target = alpha * c
     residual = e - target
     with np.errstate(divide="ignore"):
-        value = 10.0 * np.log10(np.dot(target, target) / np.dot(residual, residual))
+        value = 10.0 * np.log10(_dot(target, target) / _dot(residual, residual))
     return float(np.clip(value, SI_SDR_MIN_DB, SI_SDR_MAX_DB))
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.float64:
+    """A dot product that does not depend on BLAS threading: np.dot's blocking (and so
+    its last bits) changes with the thread count, and a score must not. A NumPy scalar,
+    so that x / 0 is inf under ``np.errstate``, as for np.dot."""
+    return np.float64(np.sum(a * b))
