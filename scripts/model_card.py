@@ -128,7 +128,9 @@ def recipe_section(settings: dict[str, Any], training: dict[str, Any]) -> list[s
         f"{data['window']} samples at {data['sample_rate']} Hz, output head "
         f"`{model['head']}` (output = input + a learned correction), per-window level "
         f"normalisation {'on' if model.get('window_norm') else 'off'}, z-score input.",
-        f"- Loss: L1 x{train['l1_weight']:g} + multi-resolution STFT x{train['stft_weight']:g}; "
+        f"- Loss: L1 x{train['l1_weight']:g}"
+        + (f" + multi-resolution STFT x{train['stft_weight']:g}" if train["stft_weight"] else
+           " (no STFT term: with it the residual head stayed at the identity)") + "; "
         "the discriminator never joins within this budget "
         f"(`adversarial_from_step` {train['adversarial_from_step']}).",
         f"- Adam {train['lr_g']:g} {tuple(train['betas'])}, batch {train['batch_size']}, "
