@@ -12,7 +12,8 @@
 # clean_share 0.1 (runs/default-stage1), then configs/default.yaml as it is (clean_share
 # 0.3, 1,900 steps) from there (runs/default). About one CPU-hour on one thread.
 # SEGAN_DATA (default data/demo-full) and SEGAN_RUN (default runs/default) move the
-# corpus and the run folder. Interrupting loses at most one validation interval.
+# corpus and the run folder; SEGAN_STAGE1_STEPS (1500) and SEGAN_STAGE2_STEPS (the
+# config's 1900) shorten the stages for a smoke test. Interrupting loses at most one validation interval.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -21,6 +22,7 @@ run="${SEGAN_RUN:-runs/default}"
 segan=.venv/bin/segan
 stage1="${run}-stage1"
 pidfile="$run/train.pid"
+steps1="${SEGAN_STAGE1_STEPS:-1500}"
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
@@ -46,16 +48,17 @@ start)
         set -e
         if [ "$0" = 0 ]; then
             "$1" train --config configs/default.yaml --data "$2" --out "$3" \
-                --set data.augment.clean_share=0.1 --max-steps 1500 ${4:+--resume}
+                --set data.augment.clean_share=0.1 --max-steps "$7" ${4:+--resume}
             touch "$3/done"
         fi
         if [ -n "$6" ]; then
-            "$1" train --config configs/default.yaml --data "$2" --out "$5" --resume
+            "$1" train --config configs/default.yaml --data "$2" --out "$5" --resume ${8:+--max-steps "$8"}
         else
             "$1" train --config configs/default.yaml --data "$2" --out "$5" \
-                --init-from "$3/checkpoints/last.ckpt"
+                --init-from "$3/checkpoints/last.ckpt" ${8:+--max-steps "$8"}
         fi
     ' "$first_done" "$segan" "$data" "$stage1" "${resume1[*]}" "$run" "${resume2[*]}" \
+        "$steps1" "${SEGAN_STAGE2_STEPS:-}" \
         >>"$run/train.log" 2>&1 &
     echo $! >"$pidfile"
     echo "[default] training in the background (pid $!); log: $run/train.log"
