@@ -80,12 +80,9 @@ def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = F
     if same_file(src, dst):
         raise SeganError("the output folder is the input folder",
                          "choose another --out: inputs are never replaced")
-    check_pattern(pattern)
-    pat = pattern if pattern.startswith("**/") else f"**/{pattern}"
-    files = sorted(p for p in src.glob(pat)
-                   if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-                   and not p.name.startswith(".")
-                   and not (dst.exists() and _inside(p, dst)))
+    files = [p for p in _entries(src, pattern)
+             if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+             and not (dst.exists() and _inside(p, dst))]
     if not files:
         raise SeganError(f"no audio files matching '{pattern}' in {src}",
                          "check the folder or the --glob pattern")
@@ -105,29 +102,10 @@ def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = F
     return todo, skipped
 
 
-def not_files(src: Path, pattern: str = "**/*") -> list[tuple[Path, str]]:
-    """Entries of a folder run named like audio that are not readable files (a folder
-    called ``x.wav``, a broken link), with the reason, so a run never drops them unsaid."""
-    src = Path(src)
-    if not src.is_dir():
-        return []
-    pat = pattern if pattern.startswith("**/") else f"**/{pattern}"
-    out = []
-    for p in sorted(src.glob(pat)):
-        if p.suffix.lower() not in AUDIO_SUFFIXES or p.name.startswith(".") or p.is_file():
-            continue
-        if p.is_dir():
-            out.append((p, "a folder, not an audio file"))
-        elif p.is_symlink() and not p.exists():
-            out.append((p, "a broken symbolic link"))
-        else:
-            out.append((p, "not a regular file"))
-    return out
-
-
 def not_enhanced(src: Path, pattern: str = "**/*") -> list[tuple[Path, str]]:
     """Everything of a folder run that looks like audio but will not be enhanced, with
-    the reason: the entries of :func:`not_files`, and recordings in a format this
+    the reason, so a run never drops it unsaid: entries named like audio that are not
+    files (a folder called ``x.wav``, a broken link), and recordings in a format this
     libsndfile does not read (``.m4a``, ``.wma``, ...; see
     :func:`~segan_cli.core.audio.unreadable_reason`). Files that are plainly not audio
     (``notes.txt``) are no news; files named like audio that cannot be opened are
@@ -135,13 +113,23 @@ def not_enhanced(src: Path, pattern: str = "**/*") -> list[tuple[Path, str]]:
     src = Path(src)
     if not src.is_dir():
         return []
+    found = []
+    for p in _entries(src, pattern):
+        if p.is_file():
+            if why := unreadable_reason(p):
+                found.append((p, why))
+        elif p.suffix.lower() in AUDIO_SUFFIXES:
+            found.append((p, "a folder, not an audio file" if p.is_dir() else
+                          "a broken symbolic link" if p.is_symlink() and not p.exists()
+                          else "not a regular file"))
+    return found
+
+
+def _entries(src: Path, pattern: str) -> list[Path]:
+    """What ``pattern`` selects under the folder ``src`` (hidden names left out), sorted."""
     check_pattern(pattern)
     pat = pattern if pattern.startswith("**/") else f"**/{pattern}"
-    found = not_files(src, pattern)
-    for p in src.glob(pat):
-        if not p.name.startswith(".") and p.is_file() and (why := unreadable_reason(p)):
-            found.append((p, why))
-    return sorted(found)
+    return sorted(p for p in src.glob(pat) if not p.name.startswith("."))
 
 
 def check_pattern(pattern: str) -> None:
