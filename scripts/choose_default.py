@@ -31,6 +31,7 @@ from segan_cli.core.evaluation import (  # noqa: E402
     corpus_pairs,
     enhanced_system,
     score_systems,
+    spread_evenly,
 )
 from segan_cli.core.files import write_text_atomic  # noqa: E402
 from segan_cli.core.inference import GeneratorModel, load_bundle  # noqa: E402
@@ -49,13 +50,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def spread(items: list, limit: int) -> list:
-    if not limit or len(items) <= limit:
-        return items
-    step = len(items) / limit
-    return [items[int(i * step)] for i in range(limit)]
-
-
 def means(system: System) -> dict[str, float]:
     return {k: float(v.mean) for k, v in system.result.summary.items()}
 
@@ -71,7 +65,7 @@ def choose(rows: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     manifest = load_manifest(args.corpus)
-    items = spread(corpus_pairs(args.corpus, manifest, "valid"), args.limit)
+    items = spread_evenly(corpus_pairs(args.corpus, manifest, "valid"), args.limit)
     clean_items = [(n, c, c) for n, c, _ in items]
     sr = manifest.sample_rate
     noisy = System("Noisy", list(items))

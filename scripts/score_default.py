@@ -35,6 +35,7 @@ from segan_cli.core.evaluation import (  # noqa: E402
     corpus_pairs,
     enhanced_system,
     score_systems,
+    spread_evenly,
 )
 from segan_cli.core.files import write_text_atomic  # noqa: E402
 from segan_cli.core.inference import GeneratorModel, load_bundle  # noqa: E402
@@ -60,13 +61,6 @@ def parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
-def spread(items: list, limit: int) -> list:
-    if not limit or len(items) <= limit:
-        return items
-    step = len(items) / limit
-    return [items[int(i * step)] for i in range(limit)]
-
-
 def rows_for(items: list[tuple[str, Path, Path]], sr: int, model_enhance, label: str,
              input_label: str = "Noisy") -> list[System]:
     return [System(input_label, [(n, c, x) for n, c, x in items]),
@@ -75,7 +69,7 @@ def rows_for(items: list[tuple[str, Path, Path]], sr: int, model_enhance, label:
 
 
 def corpus_items(root: Path, split: str, limit: int) -> list[tuple[str, Path, Path]]:
-    return spread(corpus_pairs(root, load_manifest(root), split), limit)
+    return spread_evenly(corpus_pairs(root, load_manifest(root), split), limit)
 
 
 def sample_items(root: Path) -> list[tuple[str, Path, Path]]:

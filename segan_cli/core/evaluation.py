@@ -120,6 +120,15 @@ def _enhance_chunk(system: System, items: list[tuple[str, Path, Path]],
     return pairs
 
 
+def spread_evenly(items: list, limit: int) -> list:
+    """At most ``limit`` items taken at even steps through ``items`` (0: all of them), so
+    that a capped scoring run still covers every voice and noise of a sorted split."""
+    if not limit or len(items) <= limit:
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
 def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | None = None,
                    wiener: bool = True, device: str = "cpu", chunking: str = "ola",
                    batch_size: int = 8, progress: Progress | None = None,
