@@ -216,6 +216,11 @@ class EnhanceSettings(_Section):
     dry: float = Field(0.0, ge=0.0, le=1.0, description="share of the input mixed back into "
                        "the output (0: all model); a checkpoint keeps the value it ran with")
 
+    @property
+    def requested_dry(self) -> float | None:
+        """``dry`` when the user set it (flag, file or --set), else None: the model's own."""
+        return self.dry if "dry" in self.model_fields_set else None
+
 
 class EvaluateSettings(_Section):
     """Metric computation: mode, workers, resampling of mismatched rates."""

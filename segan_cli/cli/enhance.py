@@ -76,7 +76,7 @@ def enhance(
         "device": device, "batch_size": batch_size, "chunking": chunking, "seed": seed,
         "dry": dry}})
     e = settings.enhance
-    dry = e.dry if "dry" in e.model_fields_set else None  # None: the checkpoint's own
+    dry = e.requested_dry
     if output is not None and out is not None:
         raise SeganError("give the output either as OUTPUT or as --out, not both")
     workers = worker_count(workers)

@@ -136,7 +136,7 @@ def evaluate(
             manifest, systems = corpus_systems(
                 data, split, ckpt, wiener, settings.enhance.device, settings.enhance.chunking,
                 settings.enhance.batch_size, progress, settings.enhance.dc_block_hz,
-                settings.enhance.dry if "dry" in settings.enhance.model_fields_set else None)
+                settings.enhance.requested_dry)
             corpus_name = manifest.name
             title = f"{manifest.name} {split} split: {len(systems[0].pairs)} files ({ev.mode})"
         else:

@@ -117,7 +117,7 @@ class Denoiser:
         self.enhancer = cast("Enhancer", bundle_enhancer(
             bundle, options.chunking, options.batch_size, options.block_seconds,
             options.seed, options.dc_block_hz,
-            options.dry if "dry" in options.model_fields_set else None))
+            options.requested_dry))
 
     @property
     def sample_rate(self) -> int:
