@@ -1515,7 +1515,8 @@ def classify(case: Case, code: int | None, stdout: str, stderr: str, before: dic
             return "warned", line if not clean else ""
         return "ok", ""
     if code == 1 and case.expect in ("partial", "either", "warn"):
-        failed = [ln for ln in meaningful(stderr) if ln.startswith("failed:")]
+        failed = [ln for ln in meaningful(stderr)
+                  if ln.startswith(("failed:", "not enhanced:"))]
         named = [ln for ln in failed if case.warn_word and case.warn_word in ln]
         verdict = case.check(sandbox, text) if case.check else None
         if named and len(failed) == len(named) and not verdict and not leftovers:

@@ -4,7 +4,8 @@
 # the shipped default model beside the Noisy and Wiener rows on the test split (a
 # voice and noises it never heard) and enhance one test recording with it; then train
 # the CPU-sized SEGAN (a few minutes on 2 cores) and evaluate it the same way.
-# Everything lands under ./demo (override with SEGAN_DEMO_DIR). Re-running reuses
+# It writes the run's evaluation report (a page to open in a browser) and its training
+# curves. Everything lands under ./demo (override with SEGAN_DEMO_DIR). Re-running reuses
 # what is already there and replaces the reports.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,7 +50,9 @@ else  # two epochs keep the whole quickstart under 5 minutes on 2 cores
 fi
 
 $segan evaluate --data "$corpus" --ckpt "$run/best.ckpt" \
-    --json "$demo/evaluation.json" --csv "$demo/evaluation.csv" --overwrite
+    --json "$demo/evaluation.json" --csv "$demo/evaluation.csv" \
+    --report "$demo/report" --overwrite
+$segan info "$run" --plot "$demo/training_curves.png" --overwrite >/dev/null
 $segan enhance "$corpus/test/noisy/$first" "$demo/enhanced/$first" --ckpt "$run/best.ckpt" \
     --overwrite
 echo
@@ -57,3 +60,5 @@ echo "noisy input:             $corpus/test/noisy/$first"
 echo "default model's output:  $default_out"
 echo "your model's output:     $demo/enhanced/$first"
 echo "scores:                  $demo/evaluation.json (and default_evaluation.json)"
+echo "report (open in a browser, listen and look): $demo/report/index.html"
+echo "training curves:         $demo/training_curves.png"

@@ -6,5 +6,6 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
 bash scripts/apt_lists.sh
+bash scripts/browser.sh
 .venv/bin/ruff check .
 .venv/bin/python -m pytest -q "$@"

@@ -8,11 +8,19 @@ the file, never a silently ignored value. Defaults are the SEGAN paper's; the
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from segan_cli.errors import SettingsError
 
@@ -28,6 +36,23 @@ MAX_WEIGHTS = 1_000_000_000  # per network: 4 GB of float32 weights
 MAX_ACTIVATIONS = 2**28  # values through the generator per window: 1 GiB of float32
 MAX_BATCH = 4096
 MAX_FILE_BYTES = 1 << 20  # a settings file is a few hundred bytes
+
+
+#: what Lightning's Trainer takes as ``precision`` (its _PRECISION_INPUT, as text)
+Precision = Literal["32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16", "16-true",
+                    "bf16-true", "64-true", "64", "transformer-engine",
+                    "transformer-engine-float16"]
+
+# torch device names an inference device can be: cpu, cuda, cuda:1, mps, xpu:0
+_DEVICE = re.compile(r"(cpu|cuda|mps|xpu)(:\d{1,3})?")
+
+
+def check_device_name(value: str) -> str:
+    """``auto`` or a torch device name; availability is checked when the model loads."""
+    name = value.strip().lower()
+    if name != "auto" and not _DEVICE.fullmatch(name):
+        raise ValueError(f"{value!r} is not a device: use auto, cpu, cuda, cuda:N, mps or xpu")
+    return name
 
 
 class _Section(BaseModel):
@@ -182,7 +207,7 @@ class TrainSettings(_Section):
     devices: int | str = "auto"
     num_nodes: int = Field(1, ge=1)
     strategy: str = "auto"
-    precision: Literal["32-true", "32", "16-mixed", "bf16-mixed"] = "32-true"
+    precision: Precision = Field("32-true", description="what Lightning's Trainer takes")
     num_workers: int = Field(2, ge=0, le=256)
     pin_memory: bool = True
     val_every_n_epochs: int = Field(1, ge=1)
@@ -190,6 +215,12 @@ class TrainSettings(_Section):
     val_utterances: int = Field(16, ge=1, le=100_000, description="fixed validation subset size")
     log_every_n_steps: int = Field(50, ge=1)
     seed: int = 1234
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_text(cls, value: Any) -> Any:
+        """A YAML ``16`` or ``bf16`` is the same precision as the text Lightning takes."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _stft_sizes(self) -> TrainSettings:
@@ -208,13 +239,18 @@ class EnhanceSettings(_Section):
 
     batch_size: int = Field(8, ge=1, le=1024)
     chunking: Literal["ola", "paper"] = "ola"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: str = Field("auto", description="auto or a torch device: cpu, cuda, cuda:1, mps")
     block_seconds: float = Field(30.0, ge=0.1, le=600, description="streamed block length")
     seed: int | None = None
     dc_block_hz: float = Field(
         10.0, ge=0, description="DC blocker after de-emphasis; 0 disables (paper-exact)")
     dry: float = Field(0.0, ge=0.0, le=1.0, description="share of the input mixed back into "
                        "the output (0: all model); a checkpoint keeps the value it ran with")
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, value: str) -> str:
+        return check_device_name(value)
 
     @property
     def requested_dry(self) -> float | None:

@@ -179,3 +179,36 @@ def test_real_length_mismatch_is_still_refused(cli, tmp_path: Path, noisy_rate: 
         sf.write(noisy / f"{spk}_0.wav", np.zeros(m, np.float32) + 0.01, noisy_rate)
     line = _one_line(_prepare(cli, clean, noisy, tmp_path / "out", code=2))
     assert "p2_0" in line and "lengths differ" in line and "p1_0" not in line
+
+
+@pytest.mark.parametrize("shape", [
+    {"splits": 5}, {"splits": []}, {"splits": {"train": 5}}, {"splits": {"train": [5]}},
+    {"sample_rate": "fast"}, {"sample_rate": 0}, {"sample_rate": 10**9}, [], "manifest"])
+def test_manifest_of_the_wrong_shape_is_one_line(cli, corpus: Path, shape) -> None:
+    """A hand-edited manifest with the right keys but wrong JSON types: one line naming
+    the file for `stats` and `train`, never an AttributeError."""
+    import json
+
+    path = corpus / "manifest.json"
+    data = json.loads(path.read_text())
+    data = {**data, **shape} if isinstance(shape, dict) else shape
+    path.write_text(json.dumps(data))
+    for args in (["stats", corpus], ["train", "--data", corpus, "--out", corpus / "run",
+                                     "--config", CONFIGS / "tiny.yaml"]):
+        line = _one_line(cli(*args, code=2))
+        assert "manifest.json is malformed" in line
+
+
+def test_stats_names_missing_audio_and_escaping_paths(cli, corpus: Path) -> None:
+    import json
+
+    gone = next((corpus / "train" / "clean").glob("*.wav"))
+    gone.unlink()
+    line = _one_line(cli("stats", corpus, code=2))
+    assert "1 audio file(s) listed" in line and gone.name in line
+    path = corpus / "manifest.json"
+    data = json.loads(path.read_text())
+    data["splits"]["train"][0]["noisy"] = "../../victim/rec.wav"
+    path.write_text(json.dumps(data))
+    line = _one_line(cli("stats", corpus, code=2))
+    assert "points outside the corpus folder" in line

@@ -46,6 +46,27 @@ def test_corpus_table_noisy_and_wiener(cli, corpus: Path, tmp_path: Path) -> Non
             direct = si_sdr(sf.read(corpus / u.clean, dtype="float32")[0],
                             sf.read(corpus / u.noisy, dtype="float32")[0])
             assert float(r["si_sdr"]) == pytest.approx(direct, abs=1e-6)
+    # paired statistics: Wiener - Noisy file by file, in the JSON and the table
+    from scipy import stats
+
+    paired = json.loads((tmp_path / "s.json").read_text())["systems"]["Wiener"]["paired"]
+    assert set(paired) == {"Noisy"}
+    by_file = {(r["system"], r["file"]): r for r in rows}
+    for metric in ("pesq", "ssnr", "stoi", "si_sdr"):
+        d = np.array([float(by_file["Wiener", f][metric]) - float(by_file["Noisy", f][metric])
+                      for f in utts])
+        got = paired["Noisy"][metric]
+        half = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+        assert got["mean"] == pytest.approx(d.mean(), abs=1e-5) and got["count"] == 11
+        assert got["ci95"] == pytest.approx([d.mean() - half, d.mean() + half], abs=1e-5)
+        p = stats.ttest_rel([float(by_file["Wiener", f][metric]) for f in utts],
+                            [float(by_file["Noisy", f][metric]) for f in utts]).pvalue
+        assert got["p_value"] == pytest.approx(p, rel=1e-3, abs=1e-9)
+    line = next(ln for ln in res.stdout.splitlines() if "Δ vs Noisy" in ln)
+    ssnr = paired["Noisy"]["ssnr"]
+    assert f"{ssnr['mean']:+.2f} ±{ssnr['ci95_half_width']:.2f}" in line
+    assert "Noisy" not in json.loads((tmp_path / "s.json").read_text())["systems"]["Noisy"][
+        "paired"]
 
 
 def test_paper_mode_and_voicebank_reference_rows(cli, corpus: Path, tmp_path: Path) -> None:
@@ -75,6 +96,30 @@ def test_folders_matched_by_name(cli, voicebank_sample: Path, tmp_path: Path) ->
     assert "stray" in res.stderr and "no enhanced version" in res.stderr
     assert "copy" in res.stdout and "oracle" in res.stdout and "4/4" in res.stdout
     assert "25/25" in res.stdout
+
+
+def test_baseline_row_of_choice(cli, voicebank_sample: Path, tmp_path: Path) -> None:
+    """--baseline NAME compares every other row with that one; an unknown name is one
+    line before anything is scored."""
+    names = [p.name for p in sorted((voicebank_sample / "noisy").glob("p232_0*.wav"))[:4]]
+    noisy = tmp_path / "noisy"
+    noisy.mkdir()
+    for n in names:
+        shutil.copy(voicebank_sample / "noisy" / n, noisy / n)
+    args = ["evaluate", "--clean", voicebank_sample / "clean", "--enhanced", noisy,
+            "--enhanced", voicebank_sample / "clean", "--name", "input", "--name", "oracle",
+            "--workers", "1"]
+    res = cli(*args, "--baseline", "oracle", "--json", tmp_path / "s.json")
+    systems = json.loads((tmp_path / "s.json").read_text())["systems"]
+    assert set(systems["input"]["paired"]) == {"oracle"} and not systems["oracle"]["paired"]
+    pesq = systems["input"]["paired"]["oracle"]["pesq"]
+    assert pesq["count"] == 4 and pesq["mean"] < -1.0 and pesq["ci95"][1] < 0
+    assert "Δ vs oracle" in res.stdout and "4 paired" in res.stdout
+    res = cli(*args, code=0)  # folders have no Noisy row: no comparison unless asked
+    assert "Δ" not in res.stdout
+    res = cli(*args, "--baseline", "orcale", "--json", tmp_path / "t.json", code=2)
+    assert "no row named 'orcale'" in res.stderr and "input, oracle" in res.stderr
+    assert not (tmp_path / "t.json").exists()
 
 
 def test_bad_inputs(cli, voicebank_sample: Path, tmp_path: Path) -> None:

@@ -253,3 +253,14 @@ def test_refused_prepare_leaves_no_folder_behind(cli, tmp_path: Path, voicebank_
               "--out", tmp_path / "c", code=2)
     assert "a000_000.wav" in res.stderr
     assert not (tmp_path / "c").exists()
+
+
+def test_mix_refuses_a_silent_noise_before_writing(cli, tmp_path: Path, voicebank_sample,
+                                                   real_noise_dir: Path) -> None:
+    """A noise recording of zeros is named before the corpus folder exists (not after
+    the utterances mixed before it reached that noise were written)."""
+    sf.write(real_noise_dir / "zz_silence.wav", np.zeros(16000, np.float32), 16000)
+    res = cli("prepare", "mix", "--clean", voicebank_sample / "clean", "--noise",
+              real_noise_dir, "--out", tmp_path / "m", "--test-speakers", "p257", code=2)
+    assert "zz_silence.wav is silent" in res.stderr and "Traceback" not in res.output
+    assert not (tmp_path / "m").exists()

@@ -191,7 +191,7 @@ def test_folder_run_names_what_it_cannot_read(cli: Cli, env: Env, tmp_path: Path
     (src / "x.wav").mkdir(parents=True)  # a folder named like a recording
     (src / "a.wav").write_bytes(env.wav.read_bytes())
     (src / "gone.flac").symlink_to(src / "nowhere.flac")
-    text = cli("enhance", src, "--out", out, "--method", "wiener", code=0).stderr
+    text = cli("enhance", src, "--out", out, "--method", "wiener", code=1).stderr
     assert f"{src / 'x.wav'} (a folder, not an audio file)" in text
     assert f"{src / 'gone.flac'} (a broken symbolic link)" in text
     assert sorted(p.name for p in out.iterdir()) == ["a.wav"]

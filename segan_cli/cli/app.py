@@ -9,12 +9,20 @@ import typer
 from segan_cli import __version__
 from segan_cli.cli import enhance, evaluate, export, info, prepare, stats, train
 from segan_cli.cli.common import DEBUG, console
+from segan_cli.cli.help_format import WorkflowGroup
 
 app = typer.Typer(
     name="segan",
-    help="Speech denoising with SEGAN-family GANs: prepare a corpus, train, evaluate, enhance.",
+    cls=WorkflowGroup,
+    help="Speech denoising with SEGAN-family GANs: prepare a corpus, train, evaluate, "
+         "enhance.\n\n"
+         "Start with `segan enhance noisy.wav clean.wav` (the shipped default model), or "
+         "follow the workflow below: `segan prepare demo --out data/demo`, "
+         "`segan train --data data/demo --config configs/tiny.yaml`, "
+         "`segan evaluate --data data/demo --ckpt runs/adv/best.ckpt`.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode="markdown",
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -32,21 +40,16 @@ def main_options(
                                           help="Show the version and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
-    """Speech denoising with SEGAN-family GANs."""
     DEBUG.set(debug)
 
 
 app.add_typer(prepare.app, name="prepare")
-app.command("stats", help="Counts, durations, SNRs and levels of a prepared corpus.")(stats.stats)
-app.command("train", help="Train a SEGAN or Advanced SEGAN on a prepared corpus.")(train.train)
-app.command("evaluate", help="Score systems with PESQ, STOI, CSIG, CBAK, COVL, SSNR.")(
-    evaluate.evaluate)
-app.command("enhance", help="Denoise a recording or a folder: default model, checkpoint, Wiener.")(
-    enhance.enhance)
-app.command("info", help="Show what a checkpoint holds: model, audio settings, scores.")(
-    info.info)
-app.command("export", help="Write a TorchScript (and ONNX) generator for deployment.")(
-    export.export)
+app.command("stats")(stats.stats)
+app.command("train")(train.train)
+app.command("evaluate")(evaluate.evaluate)
+app.command("enhance")(enhance.enhance)
+app.command("export")(export.export)
+app.command("info")(info.info)
 
 
 def main() -> None:

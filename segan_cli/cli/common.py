@@ -7,6 +7,7 @@ User errors (:class:`SeganError`) end with one red line on stderr and exit code 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
@@ -23,6 +24,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
+from rich.text import Text
 
 from segan_cli.core.cpus import usable_cores
 from segan_cli.core.output_guard import os_error
@@ -35,8 +38,28 @@ from segan_cli.core.signals import (
 from segan_cli.errors import SeganError
 from segan_cli.settings import Settings, load_settings
 
-console = Console()
-err_console = Console(stderr=True)
+#: the width of output that is not a terminal: wide enough that nothing wraps
+UNWRAPPED_WIDTH = 400
+
+
+def titled_table(title: str, **options: Any) -> Table:
+    """A rich table under a left-aligned title that wraps only where the console does:
+    rich fits a title to its table's width, so the table is made at least as wide."""
+    width = Text.from_markup(title).cell_len
+    return Table(title=title, title_justify="left", min_width=width, **options)
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A rich console; output to a pipe, a log file or CI is not wrapped at 80 columns,
+    so paths and table rows stay whole (``COLUMNS`` still sets a width)."""
+    made = Console(stderr=stderr)
+    if not made.is_terminal and "COLUMNS" not in os.environ:
+        made = Console(stderr=stderr, width=UNWRAPPED_WIDTH)
+    return made
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -105,9 +128,17 @@ ConfigOpt = Annotated[
 ]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a setting, e.g. --set train.batch_size=8 (repeatable).",
-                 show_default=False),
+    typer.Option("--set", metavar="KEY=VALUE", show_default=False,
+                 help="Override a setting, e.g. --set train.batch_size=8 (repeatable)."),
 ]
+
+
+def from_settings(key: str, text: str | None = None) -> str:
+    """``show_default`` of an option whose default lives in the settings: its built-in
+    value (or ``text``) and the key a settings file sets it with."""
+    section, name = key.split(".")
+    value = text if text is not None else getattr(getattr(Settings(), section), name)
+    return f"{value}, settings key {key}"
 
 
 def settings_from(config: Path | None, sets: list[str] | None, arch: str | None = None,

@@ -25,6 +25,7 @@ from segan_cli.cli.common import (
     console,
     err_console,
     fail,
+    from_settings,
     settings_from,
     user_errors,
     worker_count,
@@ -53,24 +54,39 @@ def enhance(
     method: Annotated[str, typer.Option(help="model or wiener.")] = "model",
     glob: Annotated[str, typer.Option(help="Files to take from a folder.")] = "*",
     workers: Annotated[int, typer.Option(help="Processes for folder runs.")] = 1,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Windows per forward pass.")] = None,
+    device: Annotated[str | None, typer.Option(
+        help="auto, cpu, cuda, cuda:1, mps: what torch takes.",
+        show_default=from_settings("enhance.device"))] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Windows per forward pass.", show_default=from_settings("enhance.batch_size"))
+    ] = None,
     chunking: Annotated[str | None, typer.Option(
-        help="ola (overlap-add, default) or paper (non-overlapping windows).")] = None,
+        help="ola (overlap-add) or paper (non-overlapping windows).",
+        show_default=from_settings("enhance.chunking"))] = None,
     seed: Annotated[int | None, typer.Option(help="Random latent z from this seed "
                                              "(default z = 0).")] = None,
     dry: Annotated[float | None, typer.Option(
         help="Share of the input mixed back into the output, 0..1 (default: the model's "
              "own, 0 unless it was packaged with one).", show_default=False)] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")
+                         ] = False,
     config: ConfigOpt = None,
     sets: SetOpt = None,
 ) -> None:
-    """Denoise IN to OUT: same rate, channels and length; the input's sample format when
-    the output's container takes it, else that container's default.
+    """Denoise a recording or a folder: the default model, a checkpoint, or Wiener.
 
-    `-` reads the recording from standard input or writes WAV to standard output:
-    `cat in.flac | segan enhance - - > out.wav`.
+    The output keeps the input's rate, channels and length, and its sample format when
+    the output's container takes it (else that container's default). Folder runs keep
+    the folder structure and never replace a file without `--overwrite`. `-` reads the
+    recording from standard input or writes WAV to standard output.
+
+    **Examples**
+
+    ```
+    segan enhance noisy.wav clean.wav
+    segan enhance recordings/ --out enhanced/ --ckpt runs/adv/best.ckpt --workers 2
+    cat in.flac | segan enhance - - --dry 0.2 > out.wav
+    ```
     """
     settings = settings_from(config, sets, extra={"enhance": {
         "device": device, "batch_size": batch_size, "chunking": chunking, "seed": seed,
@@ -168,6 +184,7 @@ def enhance(
     if failures:
         err_console.print(f"[bold red]{len(failures)} file(s) failed[/] (listed above); "
                           "the others are complete. Re-run to retry only the failed ones.")
+    if failures or passed_over:  # some of what was asked for has no output: say so
         raise typer.Exit(1)
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from segan_cli.cli.common import (
     ConfigOpt,
@@ -19,7 +18,9 @@ from segan_cli.cli.common import (
     console,
     err_console,
     fail,
+    from_settings,
     settings_from,
+    titled_table,
     user_errors,
     worker_count,
 )
@@ -52,10 +53,16 @@ def evaluate(
         help="Enhanced folder(s) to score against --clean (repeatable).")] = None,
     name: Annotated[list[str] | None, typer.Option(
         help="Row label for each --enhanced folder.")] = None,
+    baseline: Annotated[list[str] | None, typer.Option(
+        "--baseline", metavar="ROW", show_default="Noisy, when there is that row",
+        help="Compare every other row with this one, file by file: mean difference and "
+             "its paired 95% interval (repeatable).")] = None,
     mode: Annotated[str | None, typer.Option(
-        help="default (composites clipped to [1,5]) or paper (MATLAB-compatible).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Scoring processes (default: all cores).")
-                       ] = None,
+        help="default (composites clipped to [1,5]) or paper (MATLAB-compatible).",
+        show_default=from_settings("evaluate.mode"))] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Scoring processes, capped at the usable cores.",
+        show_default=from_settings("evaluate.workers", "all usable cores"))] = None,
     resample: Annotated[bool | None, typer.Option(
         "--resample", help="Resample mismatched rates instead of failing.")] = None,
     estoi: Annotated[bool, typer.Option("--estoi", help="Also compute extended STOI.")
@@ -64,7 +71,9 @@ def evaluate(
                         ] = None,
     json_path: Annotated[Path | None, typer.Option(
         "--json", help="Write means, std and 95% confidence intervals.")] = None,
-    device: Annotated[str | None, typer.Option(help="Device for checkpoints.")] = None,
+    device: Annotated[str | None, typer.Option(
+        help="Device for checkpoints: auto, cpu, cuda, cuda:1, mps.",
+        show_default=from_settings("enhance.device"))] = None,
     dry: Annotated[float | None, typer.Option(
         help="Share of the input mixed back into each checkpoint's output, 0..1 "
              "(default: each model's own).", show_default=False)] = None,
@@ -77,12 +86,25 @@ def evaluate(
         help="Files to hear in the report: a count (default 3: best, median, worst by "
              "PESQ gain) or file names (repeatable).")] = None,
     overwrite: Annotated[bool, typer.Option(
-        help="Replace existing --csv/--json files and a previous --report folder.")
+        "--overwrite", help="Replace existing --csv/--json files and a previous --report folder.")
                          ] = False,
     config: ConfigOpt = None,
     sets: SetOpt = None,
 ) -> None:
-    """Score a corpus split (Noisy, Wiener, checkpoints) or folders of enhanced files."""
+    """Score a corpus split (Noisy, Wiener, checkpoints) or folders of enhanced files.
+
+    Means with 95% intervals of PESQ, CSIG, CBAK, COVL, SSNR, STOI and SI-SDR, beside
+    the paper's rows on VoiceBank-DEMAND. `--csv` keeps every file's scores, `--json`
+    the summary, `--report` a page to listen to and look at.
+
+    **Examples**
+
+    ```
+    segan evaluate --data data/demo --ckpt default --ckpt runs/try/best.ckpt
+    segan evaluate --clean test/clean --enhanced out/a --enhanced out/b --json s.json
+    segan evaluate --data data/demo --ckpt default --report report/
+    ```
+    """
     from segan_cli.core.evaluation import (
         PAPER_ROWS,
         VOICEBANK_NAME,
@@ -92,6 +114,7 @@ def evaluate(
         score_systems,
         table_columns,
     )
+    from segan_cli.core.paired import baseline_rows, comparisons
     from segan_cli.core.report import (
         ListeningChoice,
         build_report,
@@ -143,6 +166,11 @@ def evaluate(
             assert clean is not None and enhanced is not None
             systems = folder_systems(clean, enhanced, name)
             title = f"{clean}: {len(systems[0].pairs)} files matched ({ev.mode})"
+        try:  # a misspelt row name fails before the scoring, not after
+            baselines = baseline_rows(systems, baseline)
+        except ValueError as exc:
+            raise SeganError(f"--baseline: {exc}", "give a row label as shown in the "
+                             "table (--name sets those of --enhanced folders)") from None
         for system in systems:
             for note in system.notes:
                 progress.note(note)
@@ -150,31 +178,48 @@ def evaluate(
         score_systems(systems, n_workers, ev.mode, ev.resample, ev.extended_stoi, progress,
                       keep=choice)
 
-    table = Table(title=title, title_justify="left")
+    table = titled_table(title)
     table.add_column("system")
     cols = table_columns(ev.extended_stoi)
     for col in cols:
         table.add_column(metric_header(col), justify="right")
     table.add_column("scored", justify="right")
     any_scored = False
+    versus = comparisons(systems, baselines, cols)
     for system in systems:
         res = system.result
         assert res is not None
         any_scored |= res.n_scored > 0
         table.add_row(system.label, *(_fmt(res.summary[c].mean) if c in res.summary else "-"
                                       for c in cols), f"{res.n_scored}/{res.n_total}")
+        for base, diffs in versus.get(system.label, {}).items():
+            pairs = diffs[cols[0]].summary.count
+            table.add_row(f"  Δ vs {base}", *(diffs[c].text() for c in cols),
+                          f"[dim]{pairs} paired[/]")
+    if versus:
+        table.caption = ("Δ: the row minus its baseline, file by file over the files both "
+                         "scored; ± the paired 95% interval")
+        table.caption_justify = "left"
     if corpus_name == VOICEBANK_NAME:
         table.add_section()
         for label, row in PAPER_ROWS.items():
             table.add_row(f"[dim]{label}[/]", *(f"[dim]{_fmt(row.get(c))}[/]" for c in cols),
                           "[dim]824[/]")
-    console.print(table)
-    for system in systems:
-        res = system.result
-        assert res is not None
-        for failure in res.failures:
-            err_console.print(f"[yellow]not scored[/] {system.label}: {failure.name}: "
+    failures = [(s.label, f) for s in systems if s.result is not None for f in s.result.failures]
+    if not any_scored:  # nothing to show, write or report: say why, write nothing
+        unwritten = "; no report was written" if report_dir is not None else ""
+        if len(failures) == 1:
+            label, failure = failures[0]
+            raise fail(f"no file could be scored: {label}: {failure.name}: {failure.message}"
+                       + unwritten)
+        for label, failure in failures:
+            err_console.print(f"[yellow]not scored[/] {label}: {failure.name}: "
                               f"{failure.message}", highlight=False, soft_wrap=True)
+        raise fail("no file could be scored (see the messages above)" + unwritten)
+    console.print(table)
+    for label, failure in failures:
+        err_console.print(f"[yellow]not scored[/] {label}: {failure.name}: "
+                          f"{failure.message}", highlight=False, soft_wrap=True)
     warned = {w.message for s in systems if s.result is not None for w in s.result.warnings}
     for message in sorted(warned):  # one line per file, however many rows read it
         err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
@@ -183,12 +228,15 @@ def evaluate(
         console.print(f"per-file values written to [bold]{csv_path}[/]")
     if json_path is not None:
         write_text_atomic(json_path, json.dumps(
-            {"title": title, "systems": {s.label: s.result.to_dict() for s in systems
-                                         if s.result is not None}}, indent=1), overwrite)
+            {"title": title,
+             "systems": {s.label: {**s.result.to_dict(), "paired": {
+                 base: {m: d.to_dict() for m, d in diffs.items()}
+                 for base, diffs in versus.get(s.label, {}).items()}}
+                 for s in systems if s.result is not None},
+             "paired_note": "paired: row minus baseline over the files both scored; mean, "
+                            "Student-t 95% interval, two-sided paired t-test p-value"},
+            indent=1), overwrite)
         console.print(f"summary written to [bold]{json_path}[/]")
-    if not any_scored:
-        raise fail("no file could be scored (see the messages above)"
-                   + ("; no report was written" if report_dir is not None else ""))
     if report_dir is not None and choice is not None:
         with RichProgress(transient=True) as progress:
             info = build_report(report_dir, systems, choice, title=title, metrics=cols,

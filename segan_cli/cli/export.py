@@ -19,9 +19,21 @@ def export(
         help="Checkpoint from `segan train`, or 'default' for the packaged model.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="TorchScript file to write (.pt).")],
     onnx: Annotated[Path | None, typer.Option(help="Also write an ONNX file here.")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing files.")] = False,
 ) -> None:
-    """Export the generator (z = 0, normalisation folded in) with its metadata."""
+    """Write a TorchScript (and ONNX) generator for deployment.
+
+    The generator runs with z = 0 and the model's input/output normalisation folded in,
+    so the exported file maps a 16 kHz window to its enhanced window; its metadata
+    records the rate, window and source checkpoint.
+
+    **Examples**
+
+    ```
+    segan export --ckpt default --out segan.pt
+    segan export --ckpt runs/adv/best.ckpt --out adv.pt --onnx adv.onnx
+    ```
+    """
     from segan_cli.core.export import export_onnx, export_torchscript
     from segan_cli.core.inference import load_bundle
 

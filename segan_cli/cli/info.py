@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from segan_cli.cli.common import console, user_errors
+from segan_cli.cli.common import console, titled_table, user_errors
+from segan_cli.core.output_guard import check_output
+from segan_cli.errors import SeganError
 from segan_cli.weights import display_path, is_default, resolve_checkpoint
 
 
@@ -17,11 +19,38 @@ def info(
     path: Annotated[str, typer.Argument(
         help="A checkpoint, a run folder of `segan train`, or 'default' (the packaged model).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", metavar="FILE.png", show_default=False,
+        help="Draw a run folder's training curves (losses, validation L1/PESQ/STOI against "
+             "steps, best checkpoint marked) into this PNG; works while the run goes on.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing --plot file.")] = False,
 ) -> None:
-    """Architecture, sizes, audio settings, training state and scores of a checkpoint."""
+    """Show what a checkpoint holds: model, audio settings, training state, scores.
+
+    A run folder shows its best checkpoint (its last one while no validation has run),
+    and `--plot` draws its training curves. `--json` prints the same for scripts.
+
+    **Examples**
+
+    ```
+    segan info default
+    segan info runs/adv --json
+    segan info runs/adv --plot runs/adv/curves.png
+    ```
+    """
     from segan_cli.core.checkpoint_info import checkpoint_info
 
     ckpt = resolve_checkpoint(path)
+    if plot is not None:
+        if not ckpt.is_dir():
+            raise SeganError(f"--plot draws the training log of a run folder; {path} is a "
+                             "checkpoint file", "give the run folder (segan train --out)")
+        check_output(plot, overwrite)  # before the work
+        _plot_curves(ckpt, plot, overwrite)
+        if not any(ckpt.glob("*.ckpt")) and not any(ckpt.glob("checkpoints/*.ckpt")):
+            return  # a run that has logged but not yet saved: the curves are all there is
     if ckpt.is_dir():
         best, last = ckpt / "best.ckpt", ckpt / "checkpoints" / "last.ckpt"
         ckpt = best if best.is_file() else last
@@ -33,7 +62,7 @@ def info(
     if "package" in data:
         which = "the default model" if is_default(path) else "packaged model"
         title = f"{which}: {display_path(ckpt)}"
-    table = Table(title=title, title_justify="left", show_header=False)
+    table = titled_table(title, show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
     for key, value in data.items():
@@ -46,3 +75,15 @@ def info(
             value = f"{value:,}"
         table.add_row(key.replace("_", " "), str(value))
     console.print(table)
+
+
+def _plot_curves(run_dir: Path, out: Path, overwrite: bool) -> None:
+    from segan_cli.core.report.curves import plot_curves, read_run_log
+
+    log = read_run_log(run_dir)
+    plot_curves(log, out, f"training curves of {run_dir}", overwrite)
+    best = log.best()
+    where = (f"; best validation PESQ {best[1]:.3f} at step {best[0]}" if best
+             else "; no validation yet")
+    console.print(f"training curves written to [bold]{out}[/] (steps up to {log.last_step}"
+                  f"{where})", highlight=False, soft_wrap=True)

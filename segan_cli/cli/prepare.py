@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from segan_cli.cli.common import (
     ConfigOpt,
@@ -15,13 +14,17 @@ from segan_cli.cli.common import (
     SetOpt,
     console,
     settings_from,
+    titled_table,
     user_errors,
 )
+from segan_cli.cli.help_format import WorkflowGroup
 from segan_cli.core.data.corpus import CorpusExistsError
 from segan_cli.core.data.manifest import Manifest, load_manifest
 from segan_cli.core.output_guard import naming_faults
 
-app = typer.Typer(help="Build a corpus folder: 16 kHz splits, manifest, statistics, window cache.",
+app = typer.Typer(cls=WorkflowGroup, rich_markup_mode="markdown",
+                  help="Build a corpus folder: 16 kHz splits, manifest, statistics, window "
+                       "cache.",
                   no_args_is_help=True)
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Corpus folder to create.")]
@@ -55,7 +58,7 @@ def _run(out: Path, build: Callable[[RichProgress], Manifest]) -> None:
 
 
 def _summary(out: Path, manifest: Manifest) -> None:
-    table = Table(title=f"{manifest.name}: {out}", title_justify="left")
+    table = titled_table(f"{manifest.name}: {out}")
     for col in ("split", "utterances", "speakers", "minutes"):
         table.add_column(col, justify="right" if col != "split" else "left")
     for split, utts in manifest.splits.items():
@@ -81,7 +84,20 @@ def voicebank(
     config: ConfigOpt = None,
     sets: SetOpt = None,
 ) -> None:
-    """VoiceBank-DEMAND (Valentini-Botinhao et al. 2017), resampled 48 -> 16 kHz."""
+    """VoiceBank-DEMAND (Valentini-Botinhao et al. 2017), resampled 48 -> 16 kHz.
+
+    The 28-speaker training set and the 2-speaker test set of the paper; p286 and p287
+    are held out of training as the validation split. Downloads resume and are
+    md5-verified; a folder of already downloaded zips (or their extracted folders)
+    works offline.
+
+    **Examples**
+
+    ```
+    segan prepare voicebank --download --out data/voicebank
+    segan prepare voicebank --from ~/Downloads/DS_10283_2791 --out data/voicebank
+    ```
+    """
     from segan_cli.core.data.sources.voicebank import prepare_voicebank
 
     if not download and from_path is None:
@@ -112,7 +128,20 @@ def pairs(
     config: ConfigOpt = None,
     sets: SetOpt = None,
 ) -> None:
-    """Any paired clean/noisy folders, matched by file name."""
+    """Any paired clean/noisy folders, matched by file name.
+
+    Files pair by their path relative to each folder, ignoring the extension; the
+    speaker is the file name up to its first `_` (`p232_003` is `p232`), else its
+    subfolder. Recordings are resampled to 16 kHz; a pair whose lengths differ by more
+    than a sample or two is refused by name.
+
+    **Examples**
+
+    ```
+    segan prepare pairs --clean rec/clean --noisy rec/noisy --out data/mine
+    segan prepare pairs --clean rec/clean --noisy rec/noisy --test-speakers p01,p02 --out data/mine
+    ```
+    """
     from segan_cli.core.data.sources.pairs import prepare_pairs
 
     settings = settings_from(config, sets, extra={"data": {
@@ -146,7 +175,19 @@ def mix(
     config: ConfigOpt = None,
     sets: SetOpt = None,
 ) -> None:
-    """A noisy corpus from clean speech and noise at chosen SNRs (deterministic)."""
+    """A noisy corpus from clean speech and noise at chosen SNRs (deterministic).
+
+    Each clean utterance gets one noise excerpt at one SNR drawn from the split's list,
+    seeded, so a rerun builds the same corpus byte for byte. Test speakers and test
+    noises are held out of training.
+
+    **Examples**
+
+    ```
+    segan prepare mix --clean speech/ --noise noises/ --out data/mixed
+    segan prepare mix --clean speech/ --noise noises/ --train-snrs 0,5,10 --out data/mixed
+    ```
+    """
     from segan_cli.core.data.sources.mix import prepare_mix
 
     settings = settings_from(config, sets, extra={"data": {
@@ -174,7 +215,19 @@ def demo(
     config: ConfigOpt = None,
     sets: SetOpt = None,
 ) -> None:
-    """A small real-speech corpus built offline from Debian's recorded prompts and noises."""
+    """A small real-speech corpus built offline from Debian's recorded prompts and noises.
+
+    Real voices (with their licences in the manifest) mixed with real noises; no
+    internet beyond the Debian package mirror. `small` is enough to try every command;
+    `full` is what the shipped default model was trained on.
+
+    **Examples**
+
+    ```
+    segan prepare demo --out data/demo
+    segan prepare demo --size full --out data/demo-full
+    ```
+    """
     from segan_cli.core.data.sources.demo import prepare_demo
 
     if size not in ("small", "full"):

@@ -6,9 +6,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from segan_cli.cli.common import ConfigOpt, SetOpt, console, settings_from, user_errors
+from segan_cli.cli.common import (
+    ConfigOpt,
+    SetOpt,
+    console,
+    from_settings,
+    settings_from,
+    titled_table,
+    user_errors,
+)
 from segan_cli.cli.stop_report import report_stop
 from segan_cli.core.output_guard import naming_faults
 from segan_cli.errors import CheckpointError, SeganError
@@ -20,22 +27,33 @@ def train(
     ctx: typer.Context,
     data: Annotated[Path, typer.Option("--data", "-d", help="Corpus made by `segan prepare`.")],
     arch: Annotated[str | None, typer.Option(
-        help="segan (paper) or adv (Advanced SEGAN); default from the config.")] = None,
+        help="segan (paper) or adv (Advanced SEGAN).",
+        show_default=from_settings("model.arch"))] = None,
     config: ConfigOpt = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Run folder (default runs/ARCH).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
-    max_epochs: Annotated[int | None, typer.Option(help="Stop after this many epochs.")
-                          ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Windows per device and step.")
-                          ] = None,
-    accelerator: Annotated[str | None, typer.Option(help="cpu, gpu or auto.")] = None,
-    devices: Annotated[str | None, typer.Option(help="Device count or list, e.g. 4.")] = None,
-    num_nodes: Annotated[int | None, typer.Option(help="Machines in a multi-node run.")
-                         ] = None,
-    strategy: Annotated[str | None, typer.Option(help="auto, ddp, ...")] = None,
-    precision: Annotated[str | None, typer.Option(help="32-true, 16-mixed or bf16-mixed.")
-                         ] = None,
+    max_epochs: Annotated[int | None, typer.Option(
+        help="Stop after this many epochs.", show_default=from_settings("train.max_epochs"))
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Windows per device and step.", show_default=from_settings("train.batch_size"))
+    ] = None,
+    accelerator: Annotated[str | None, typer.Option(
+        help="cpu, gpu, mps or auto (Lightning's).",
+        show_default=from_settings("train.accelerator"))] = None,
+    devices: Annotated[str | None, typer.Option(
+        help="Device count or list, e.g. 4 or 0,1.", show_default=from_settings("train.devices"))
+    ] = None,
+    num_nodes: Annotated[int | None, typer.Option(
+        help="Machines in a multi-node run.", show_default=from_settings("train.num_nodes"))
+    ] = None,
+    strategy: Annotated[str | None, typer.Option(
+        help="auto, ddp, ... (Lightning's).", show_default=from_settings("train.strategy"))
+    ] = None,
+    precision: Annotated[str | None, typer.Option(
+        help="What Lightning takes: 32-true, 16-mixed, bf16-mixed, 16, bf16, 64, ...",
+        show_default=from_settings("train.precision"))] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from OUT/checkpoints/last.ckpt.")] = False,
     init_from: Annotated[str | None, typer.Option(
@@ -44,11 +62,26 @@ def train(
     ] = None,
     sets: SetOpt = None,
 ) -> None:
-    """Train on a prepared corpus; writes checkpoints, CSV and TensorBoard logs."""
+    """Train on a prepared corpus; writes checkpoints, CSV and TensorBoard logs.
+
+    The run folder holds `settings.yaml`, `checkpoints/last.ckpt` (every validation and
+    at the end), `best.ckpt` (highest validation PESQ) and the logs. Ctrl-C or SIGTERM
+    stops at a step boundary with a resumable `last.ckpt`. Scaling is Lightning's:
+    `--accelerator gpu --devices 4 --strategy ddp`, `--num-nodes` for clusters.
+
+    **Examples**
+
+    ```
+    segan train --data data/demo --config configs/tiny.yaml --max-epochs 2 --out runs/try
+    segan train --data data/voicebank --arch adv --devices 4 --strategy ddp --out runs/adv
+    segan train --data data/voicebank --arch adv --out runs/adv --resume
+    segan train --data data/mine --init-from default --max-steps 2000 --out runs/mine
+    ```
+    """
     import logging
     import warnings
 
-    from lightning.pytorch.callbacks import RichProgressBar
+    from segan_cli.cli.train_progress import RunProgressBar
 
     # Lightning's start-up banners and tips are noise here; real warnings still show
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
@@ -78,12 +111,12 @@ def train(
     console.print(f"training [bold]{settings.model.arch}[/]{start} on {data} -> {run_dir}")
     stop = StopRequest()  # SIGINT/SIGTERM end training at a step boundary, resumably
     with naming_faults(run_dir):  # Lightning's and the loggers' writes name no file
-        result = fit(data, settings, run_dir, resume=resume, callbacks=[RichProgressBar()],
+        result = fit(data, settings, run_dir, resume=resume, callbacks=[RunProgressBar()],
                      init_from=source, stop=stop)
     if stop.signum is not None:  # SIGINT/SIGTERM: stopped at a step boundary
         raise report_stop(ctx, stop.signum, result.steps, run_dir,
                           result.last is not None, result.global_zero)
-    table = Table(title="training finished", title_justify="left", show_header=False)
+    table = titled_table("training finished", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
     table.add_row("best checkpoint", str(result.best or "none (no validation ran)"))

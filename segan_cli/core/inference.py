@@ -20,8 +20,8 @@ import torch
 
 from segan_cli.core.models import GeneratorBase, SignalTransform, build_generator
 from segan_cli.core.models.transforms import STAT_KEYS
-from segan_cli.errors import CheckpointError, SettingsError
-from segan_cli.settings import Settings, validate_settings
+from segan_cli.errors import CheckpointError, SeganError, SettingsError
+from segan_cli.settings import Settings, check_device_name, validate_settings
 
 GENERATOR_PREFIX = "generator."
 EMA_PREFIX = "generator_ema."
@@ -46,13 +46,24 @@ class GeneratorBundle:
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` takes CUDA when present; asking for CUDA without it is an error."""
+    """``auto`` takes CUDA when present; a named device (``cuda:1``, ``mps``) must exist
+    on this machine, else a clear error before any work."""
+    try:
+        name = check_device_name(name)
+    except ValueError as exc:
+        raise SeganError(f"--device {exc}") from None
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise CheckpointError("--device cuda was asked for but no CUDA device is available",
-                              "use --device cpu or auto")
-    return torch.device(name)
+    device = torch.device(name)
+    present = {"cpu": lambda: 1, "cuda": torch.cuda.device_count,
+               "mps": lambda: int(torch.backends.mps.is_available()),
+               "xpu": lambda: torch.xpu.device_count() if hasattr(torch, "xpu") else 0}
+    count = present[device.type]()
+    if device.index is not None and device.index >= count or count == 0:
+        have = f"{count} {device.type} device(s)" if count else f"no {device.type} device"
+        raise SeganError(f"--device {name} was asked for but this machine has {have}",
+                         "use --device cpu or auto")
+    return device
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import json
 import math
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from segan_cli.core.stopping import GracefulStop
 from segan_cli.core.temporaries import remove_stale
 from segan_cli.core.training import SeganGAN
 from segan_cli.core.warm_start import load_init_weights, read_init_source, read_same_model
-from segan_cli.errors import SeganError
+from segan_cli.errors import SeganError, SettingsError
 from segan_cli.settings import Settings, settings_to_yaml
 
 CKPT_DIR = "checkpoints"
@@ -168,6 +169,28 @@ class LastCheckpoint(Callback):
         self._save(trainer)
 
 
+# A new run into a folder holding checkpoints is refused (prepare_run_dir); a resumed
+# run's checkpoint folder holds its own files, which Lightning would warn about.
+warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """Lightning's top-k checkpoint on ``val_pesq``. A run that ends before its first
+    validation has nothing to rank: it keeps no best checkpoint (the summary says so)
+    instead of Lightning's "could not find the monitored key" warning."""
+
+    def _generate_state_key(self, **kwargs: Any) -> str:
+        # the saved state keeps Lightning's class name: `segan info` reads it, and runs
+        # started before this class existed resume with their best checkpoint known
+        return f"ModelCheckpoint{kwargs!r}"
+
+    def _save_topk_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, Any]
+                              ) -> None:
+        if self.monitor is not None and self.monitor not in monitor_candidates:
+            return
+        super()._save_topk_checkpoint(trainer, monitor_candidates)
+
+
 class Throughput(Callback):
     """Counts GAN steps (batches) and training wall time (for steps/s)."""
 
@@ -210,6 +233,23 @@ def _trainer_kwargs(settings: Settings) -> dict[str, Any]:
     else:
         kw["check_val_every_n_epoch"] = t.val_every_n_epochs
     return kw
+
+
+def _build_trainer(settings: Settings, **kwargs: Any) -> L.Trainer:
+    """Lightning's Trainer; a device, strategy or precision this machine cannot run
+    (``--accelerator gpu`` without a GPU, ``16-mixed`` on CPU) is a settings error."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    t = settings.train
+    try:
+        return L.Trainer(**_trainer_kwargs(settings), **kwargs)
+    except (MisconfigurationException, ValueError, TypeError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SettingsError(
+            f"Lightning cannot train with accelerator {t.accelerator!r}, devices "
+            f"{t.devices!r}, strategy {t.strategy!r}, precision {t.precision!r} here: {first}",
+            "change --accelerator/--devices/--strategy/--precision (or train.* in the "
+            "settings file)") from None
 
 
 def prepare_run_dir(run_dir: Path, resume: bool, settings: Settings | None = None
@@ -273,25 +313,26 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
         del source  # a training checkpoint's optimiser state is not needed any more
     if ckpt_path is None:
         module.set_reference_batch(*dm.reference_batch())
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_dir / "settings.yaml", settings_to_yaml(settings))
-    if init_record is not None:  # where this run's starting weights came from
-        write_text_atomic(run_dir / INIT_RECORD, json.dumps(init_record, indent=1))
-    checkpoint = ModelCheckpoint(
+    checkpoint = BestCheckpoint(
         dirpath=run_dir / CKPT_DIR, filename="best-epoch{epoch}-pesq{val_pesq:.3f}",
         auto_insert_metric_name=False, monitor="val_pesq", mode="max", save_top_k=1)
     throughput = Throughput()
     # a new numbered version per (resumed) session, so earlier logs are never replaced
     loggers = [CSVLogger(run_dir, name="logs"),
                TensorBoardLogger(run_dir, name="tensorboard")] if logger else False
-    trainer = L.Trainer(
-        **_trainer_kwargs(settings), default_root_dir=run_dir, logger=loggers,
+    trainer = _build_trainer(
+        settings, default_root_dir=run_dir, logger=loggers,
         # GracefulStop first: LastCheckpoint saves the step it stops at
         callbacks=[*([GracefulStop(stop)] if stop is not None else []),
                    StepSeeding(settings.train.seed), ValidationScoring(dm), checkpoint,
                    LastCheckpoint(run_dir / CKPT_DIR / LAST), throughput,
                    *(callbacks or [])], plugins=[GuardedCheckpointIO()],
         enable_progress_bar=enable_progress_bar, enable_model_summary=False)
+    # written once Lightning accepted the settings: a refused run leaves no folder behind
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "settings.yaml", settings_to_yaml(settings))
+    if init_record is not None:  # where this run's starting weights came from
+        write_text_atomic(run_dir / INIT_RECORD, json.dumps(init_record, indent=1))
     if stop is not None:  # from here a signal stops training at a step boundary
         stop.install()
     try:

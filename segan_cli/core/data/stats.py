@@ -13,7 +13,8 @@ from segan_cli.core.data.cache import (
     open_cache_array,
     open_split_arrays,
 )
-from segan_cli.core.data.manifest import Manifest
+from segan_cli.core.data.manifest import MANIFEST_NAME, Manifest, missing_files
+from segan_cli.errors import CorpusError
 
 CLIP_LEVEL = 32767 / 32768 - 1e-6
 
@@ -92,7 +93,16 @@ def _snr_histogram(snrs: np.ndarray) -> dict[str, int]:
 
 
 def corpus_summary(root: Path, manifest: Manifest) -> dict[str, Any]:
-    """All splits' statistics plus the corpus-level facts (name, rate, provenance)."""
+    """All splits' statistics plus the corpus-level facts (name, rate, provenance).
+
+    A corpus whose listed audio files are not all there is damaged: a CorpusError
+    naming them, not statistics of a corpus that no longer exists as summarised."""
+    gone = missing_files(root, manifest)
+    if gone:
+        raise CorpusError(f"{len(gone)} audio file(s) listed in {Path(root) / MANIFEST_NAME} "
+                          f"are missing: {', '.join(gone[:4])}"
+                          + (f" and {len(gone) - 4} more" if len(gone) > 4 else ""),
+                          "restore them, or rebuild the corpus with `segan prepare ... --force`")
     return {
         "corpus": str(Path(root)),
         "name": manifest.name,
@@ -105,13 +115,9 @@ def corpus_summary(root: Path, manifest: Manifest) -> dict[str, Any]:
 
 def plot_summary(root: Path, manifest: Manifest, out: Path, overwrite: bool = False) -> None:
     """Write duration and SNR histograms per split to a PNG file (through the guard)."""
-    import matplotlib
+    from segan_cli.core.figures import publish_png, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from segan_cli.core.output_guard import guarded_file
-
+    plt = pyplot()
     splits = [s for s in manifest.splits if manifest.splits[s]]
     fig, axes = plt.subplots(2, max(len(splits), 1), figsize=(4 * max(len(splits), 1), 6),
                              squeeze=False)
@@ -124,8 +130,4 @@ def plot_summary(root: Path, manifest: Manifest, out: Path, overwrite: bool = Fa
         axes[1][col].set_title(f"{split}: SNR (dB)")
     fig.suptitle(f"{manifest.name} ({root})")
     fig.tight_layout()
-    try:
-        with guarded_file(out, overwrite, ".tmp.png") as fh:
-            fig.savefig(fh, format="png", dpi=100)
-    finally:
-        plt.close(fig)
+    publish_png(fig, out, overwrite)

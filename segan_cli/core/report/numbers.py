@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from segan_cli.core.evaluation import NOISY_LABEL, PAPER_ROWS, VOICEBANK_NAME, System
 from segan_cli.core.metrics import MetricSummary
+from segan_cli.core.paired import by_name, paired_differences
 
 
 def reference(systems: list[System]) -> System | None:
@@ -25,20 +26,11 @@ def compared(systems: list[System]) -> list[System]:
     return [s for s in systems if s is not ref]
 
 
-def by_name(system: System) -> dict[str, dict[str, float]]:
-    """A scored row's per-file values keyed by file name (empty before scoring)."""
-    if system.result is None:
-        return {}
-    return {row["name"]: row for row in system.result.rows}
-
-
 def differences(system: System, ref: System, metrics: tuple[str, ...]
                 ) -> dict[str, MetricSummary]:
     """Mean and 95% interval of ``system - ref`` per metric, paired over the files that
-    both rows scored (so a file one row failed does not bias the difference)."""
-    mine, theirs = by_name(system), by_name(ref)
-    common = [n for n in mine if n in theirs]
-    return {m: MetricSummary.of([mine[n][m] - theirs[n][m] for n in common]) for m in metrics}
+    both rows scored (the same numbers as the terminal table and ``--json``)."""
+    return {m: d.summary for m, d in paired_differences(system, ref, metrics).items()}
 
 
 def gains(system: System, ref: System | None, metric: str = "pesq") -> dict[str, float]:

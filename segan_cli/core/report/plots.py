@@ -9,24 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from segan_cli.core.figures import pyplot
 
 DPI = 100
 #: one colour per system, in row order (matplotlib's default cycle, fixed here)
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
-
-
-def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (files only: works without a display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def colour(index: int) -> str:

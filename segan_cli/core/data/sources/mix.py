@@ -139,6 +139,9 @@ def prepare_mix(
     noise_audio: dict[str, np.ndarray] = {}
     for key, path in noises.items():
         noise_audio[key] = load_mono(path, sample_rate, quality)
+        if not np.any(noise_audio[key]):  # refused before the corpus folder is made
+            raise CorpusError(f"noise recording {path} is silent (every sample is zero)",
+                              "remove it from the noise folder")
         note_short(path, progress)
         progress.advance(1)
     train_nz = [k for k in noises if k not in test_nz | valid_nz] or list(noises)

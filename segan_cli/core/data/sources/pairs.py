@@ -134,6 +134,10 @@ def split_by_speaker(
     more is held out for validation, so checkpoints are never chosen on test data.
     """
     speakers = sorted({p.speaker for p in pairs})
+    unknown = set(test_speakers) - set(speakers)
+    if unknown:  # a typo would otherwise test on nothing, or on training speakers
+        raise CorpusError(f"test speakers not found: {name_list(unknown)}",
+                          f"the speakers are {name_list(speakers)}")
     valid = set(valid_speakers) & set(speakers)
     test = set(test_speakers) & set(speakers)
     if not valid:
