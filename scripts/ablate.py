@@ -143,7 +143,7 @@ def score_system(enhance, utterances, sr: int) -> dict[str, float]:
 def run_variant(name: str, overrides: list[str], args, log) -> dict:
     import torch
 
-    from segan_cli.core.data.datamodule import SeganDataModule
+    from segan_cli.core.data.pipeline.datamodule import SeganDataModule
     from segan_cli.core.trainer import fit
     from segan_cli.settings import load_settings
 
@@ -167,7 +167,7 @@ def run_variant(name: str, overrides: list[str], args, log) -> dict:
 
 
 def noisy_row(args) -> dict:
-    from segan_cli.core.data.datamodule import SeganDataModule
+    from segan_cli.core.data.pipeline.datamodule import SeganDataModule
     from segan_cli.settings import load_settings
 
     settings = load_settings(args.config)

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from segan_cli.core.data.cache import SplitCache
-from segan_cli.core.data.manifest import load_manifest
+from segan_cli.core.data.pipeline.cache import SplitCache
+from segan_cli.core.data.pipeline.manifest import load_manifest
 from segan_cli.core.data.sources.pairs import prepare_pairs
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, Dataset
 
-from segan_cli.core.data.datamodule import SeganDataModule
+from segan_cli.core.data.pipeline.datamodule import SeganDataModule
 from segan_cli.core.data.sources.pairs import prepare_pairs
 from segan_cli.core.training import SeganGAN
 from segan_cli.settings import Settings, load_settings

@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from segan_cli.core.data.manifest import load_manifest  # noqa: E402
+from segan_cli.core.data.pipeline.manifest import load_manifest  # noqa: E402
 from segan_cli.core.data.sources.pairs import list_audio  # noqa: E402
 from segan_cli.core.enhance import Enhancer, WienerFileEnhancer  # noqa: E402
 from segan_cli.core.evaluation import (  # noqa: E402

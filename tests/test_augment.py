@@ -10,10 +10,16 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from segan_cli.core.data import augment as aug
-from segan_cli.core.data.augment import FAMILIES, PEAK, QUIET_REFERENCE, SILENT_POWER, Augmenter
-from segan_cli.core.data.cache import SplitCache, cache_paths
-from segan_cli.core.data.datamodule import (
+from segan_cli.core.data.pipeline import augment as aug
+from segan_cli.core.data.pipeline.augment import (
+    FAMILIES,
+    PEAK,
+    QUIET_REFERENCE,
+    SILENT_POWER,
+    Augmenter,
+)
+from segan_cli.core.data.pipeline.cache import SplitCache, cache_paths
+from segan_cli.core.data.pipeline.datamodule import (
     AugmentedWindowDataset,
     EpochShuffle,
     SeganDataModule,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from segan_cli.core.data.cache import SplitCache, cache_paths
+from segan_cli.core.data.pipeline.cache import SplitCache, cache_paths
 from segan_cli.core.data.sources.pairs import prepare_pairs
 from segan_cli.errors import CorpusError
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from segan_cli.core.data.datamodule import SeganDataModule, WindowDataset, fixed_subset
+from segan_cli.core.data.pipeline.datamodule import SeganDataModule, WindowDataset, fixed_subset
 from segan_cli.errors import CorpusError
 from segan_cli.settings import load_settings
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from segan_cli.core.data.corpus import CorpusExistsError, measured_snr
-from segan_cli.core.data.manifest import Manifest, load_manifest
+from segan_cli.core.data.pipeline.corpus import CorpusExistsError, measured_snr
+from segan_cli.core.data.pipeline.manifest import Manifest, load_manifest
 from segan_cli.core.data.sources import (
     debian,
     demo_clip_groups,

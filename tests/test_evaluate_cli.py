@@ -36,7 +36,7 @@ def test_corpus_table_noisy_and_wiener(cli, corpus: Path, tmp_path: Path) -> Non
     si = noisy["si_sdr"]
     assert si["count"] == 11 and si["ci95"][0] < si["mean"] < si["ci95"][1]
     assert 0 < si["mean"] < 25 and "si_sdr" in wiener
-    from segan_cli.core.data.manifest import load_manifest
+    from segan_cli.core.data.pipeline.manifest import load_manifest
     from segan_cli.core.metrics import si_sdr
 
     utts = {u.id: u for u in load_manifest(corpus).utterances("test")}

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from segan_cli.core.data import corpus as corpus_mod
-from segan_cli.core.data.cache import SplitCache
-from segan_cli.core.data.manifest import load_manifest
+from segan_cli.core.data.pipeline import corpus as corpus_mod
+from segan_cli.core.data.pipeline.cache import SplitCache
+from segan_cli.core.data.pipeline.manifest import load_manifest
 
 
 def _pairs(cli, sample: Path, out: Path, *extra: str):

@@ -248,7 +248,7 @@ def test_killed_folder_run_leaves_no_workers_and_its_temporaries_are_cleaned(
 
 @pytest.mark.parametrize("replicas", [1, 2, 3])
 def test_sampler_resumes_each_rank_after_its_own_batches(replicas: int) -> None:
-    from segan_cli.core.data.datamodule import EpochShuffle
+    from segan_cli.core.data.pipeline.datamodule import EpochShuffle
 
     shards = []
     for rank in range(replicas):

@@ -17,8 +17,8 @@ import pytest
 import soundfile as sf
 import soxr
 
-from segan_cli.core.data.corpus import CorpusExistsError
-from segan_cli.core.data.manifest import load_manifest
+from segan_cli.core.data.pipeline.corpus import CorpusExistsError
+from segan_cli.core.data.pipeline.manifest import load_manifest
 from segan_cli.core.data.sources import download as dl
 from segan_cli.core.data.sources.voicebank import (
     DATASHARE_URL,

@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from segan_cli.core.data.manifest import load_manifest
+from segan_cli.core.data.pipeline.manifest import load_manifest
 from tests.test_download import serve
 
 

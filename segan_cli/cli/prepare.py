@@ -18,8 +18,8 @@ from segan_cli.cli.common import (
     user_errors,
 )
 from segan_cli.cli.help_format import WorkflowGroup
-from segan_cli.core.data.corpus import CorpusExistsError
-from segan_cli.core.data.manifest import Manifest, load_manifest
+from segan_cli.core.data.pipeline.corpus import CorpusExistsError
+from segan_cli.core.data.pipeline.manifest import Manifest, load_manifest
 from segan_cli.core.output_guard import naming_faults
 
 app = typer.Typer(cls=WorkflowGroup, rich_markup_mode="markdown",

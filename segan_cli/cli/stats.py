@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from segan_cli.cli.common import console, titled_table, user_errors
-from segan_cli.core.data.manifest import load_manifest
-from segan_cli.core.data.stats import corpus_summary, plot_summary
+from segan_cli.core.data.pipeline.manifest import load_manifest
+from segan_cli.core.data.pipeline.stats import corpus_summary, plot_summary
 from segan_cli.core.output_guard import check_output
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from segan_cli.core.audio import audio_info, load_mono
 from segan_cli.core.audio_header import truncation_note
-from segan_cli.core.data.manifest import Manifest, load_manifest
+from segan_cli.core.data.pipeline.manifest import Manifest, load_manifest
 from segan_cli.core.data.sources.pairs import list_audio, name_list
 from segan_cli.core.metrics import BatchResult, Failure, score_pairs
 from segan_cli.core.metrics.suite import PairSpec, check_score_length, merge_results

@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from segan_cli.core.checkpoint_io import GuardedCheckpointIO
-from segan_cli.core.data.datamodule import SeganDataModule
+from segan_cli.core.data.pipeline.datamodule import SeganDataModule
 from segan_cli.core.enhance import Enhancer
 from segan_cli.core.files import atomic_path, write_text_atomic
 from segan_cli.core.inference import (

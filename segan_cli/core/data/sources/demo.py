@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from segan_cli.core.audio import read_audio, to_mono
-from segan_cli.core.data.corpus import CorpusExistsError
-from segan_cli.core.data.manifest import MANIFEST_NAME, Manifest
+from segan_cli.core.data.pipeline.corpus import CorpusExistsError
+from segan_cli.core.data.pipeline.manifest import MANIFEST_NAME, Manifest
 from segan_cli.core.data.sources.debian import FetchedPackage, fetch_packages
 from segan_cli.core.data.sources.demo_clip_measure import sex_of, speech_f0
 from segan_cli.core.data.sources.demo_clips import (

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from segan_cli.core.audio import load_mono
-from segan_cli.core.data.corpus import CorpusBuilder, measured_snr
-from segan_cli.core.data.manifest import Manifest
+from segan_cli.core.data.pipeline.corpus import CorpusBuilder, measured_snr
+from segan_cli.core.data.pipeline.manifest import Manifest
 from segan_cli.core.data.sources.pairs import (
     finish_corpus,
     list_audio,

@@ -19,8 +19,8 @@ import soxr
 
 from segan_cli.core.audio import audio_info, load_mono
 from segan_cli.core.audio_header import truncation_note
-from segan_cli.core.data.corpus import CorpusBuilder
-from segan_cli.core.data.manifest import Manifest
+from segan_cli.core.data.pipeline.corpus import CorpusBuilder
+from segan_cli.core.data.pipeline.manifest import Manifest
 from segan_cli.core.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from segan_cli.core.audio import audio_info
-from segan_cli.core.data.corpus import CorpusBuilder
-from segan_cli.core.data.manifest import MANIFEST_NAME, Manifest
+from segan_cli.core.data.pipeline.corpus import CorpusBuilder
+from segan_cli.core.data.pipeline.manifest import MANIFEST_NAME, Manifest
 from segan_cli.core.data.sources.download import download as fetch
 from segan_cli.core.data.sources.download import file_md5, part_path
 from segan_cli.core.data.sources.pairs import (

@@ -28,7 +28,7 @@ from fractions import Fraction
 import numpy as np
 from scipy.signal import resample_poly
 
-from segan_cli.core.data.cache import SplitCache
+from segan_cli.core.data.pipeline.cache import SplitCache
 from segan_cli.settings import AugmentSettings
 
 PEAK = 0.98

@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from segan_cli.core.data.cache import (
+from segan_cli.core.data.pipeline.cache import (
     cache_paths,
     check_against_manifest,
     open_cache_array,
     open_split_arrays,
 )
-from segan_cli.core.data.manifest import MANIFEST_NAME, Manifest, missing_files
+from segan_cli.core.data.pipeline.manifest import MANIFEST_NAME, Manifest, missing_files
 from segan_cli.errors import CorpusError
 
 CLIP_LEVEL = 32767 / 32768 - 1e-6

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from segan_cli.core.data.augment import Augmenter
-from segan_cli.core.data.cache import SplitCache, check_against_manifest
-from segan_cli.core.data.manifest import Manifest, Utterance, load_manifest
+from segan_cli.core.data.pipeline.augment import Augmenter
+from segan_cli.core.data.pipeline.cache import SplitCache, check_against_manifest
+from segan_cli.core.data.pipeline.manifest import Manifest, Utterance, load_manifest
 from segan_cli.errors import CorpusError
 from segan_cli.settings import AugmentSettings, Settings
 
@@ -52,7 +52,7 @@ class WindowDataset(Dataset):
 
 
 class AugmentedWindowDataset(WindowDataset):
-    """Training windows remixed on the fly (:mod:`segan_cli.core.data.augment`).
+    """Training windows remixed on the fly (:mod:`segan_cli.core.data.pipeline.augment`).
 
     Items are addressed by sampler keys ``epoch * len + index`` (see
     :class:`EpochShuffle` with ``keyed=True``), so every epoch draws new mixtures and
