@@ -144,7 +144,7 @@ def run_variant(name: str, overrides: list[str], args, log) -> dict:
     import torch
 
     from segan_cli.core.data.pipeline.datamodule import SeganDataModule
-    from segan_cli.core.trainer import fit
+    from segan_cli.core.training.run import fit
     from segan_cli.settings import load_settings
 
     settings = load_settings(args.config, overrides + [

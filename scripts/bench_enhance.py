@@ -27,7 +27,7 @@ import torch
 
 from segan_cli.core.enhance import Enhancer
 from segan_cli.core.inference import GeneratorModel, load_bundle
-from segan_cli.core.training import SeganGAN
+from segan_cli.core.training.module import SeganGAN
 from segan_cli.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from segan_cli.core.data.pipeline.datamodule import SeganDataModule
 from segan_cli.core.data.sources.pairs import prepare_pairs
-from segan_cli.core.training import SeganGAN
+from segan_cli.core.training.module import SeganGAN
 from segan_cli.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

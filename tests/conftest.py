@@ -77,7 +77,7 @@ def tiny_ckpt(tmp_path_factory) -> Path:
     1024): enough to run every file path of `segan enhance` in a second."""
     import torch
 
-    from segan_cli.core.training import SeganGAN
+    from segan_cli.core.training.module import SeganGAN
     from segan_cli.settings import load_settings
 
     settings = load_settings(REPO / "configs" / "tiny.yaml",

@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from segan_cli.core.models import build_discriminator, build_generator, count_parameters
-from segan_cli.core.training import SeganGAN
+from segan_cli.core.training.module import SeganGAN
 from segan_cli.errors import SettingsError
 from segan_cli.settings import (
     Settings,

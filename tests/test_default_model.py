@@ -196,8 +196,8 @@ def test_init_from_checkpoint_loads_discriminator(cli, corpus: Path, source: Pat
     assert new["discriminator.ref_batch"].shape[-1] == 2048  # the new corpus' reference
 
     # the source's EMA weights seed the run's EMA copy (training then warms it up)
-    from segan_cli.core.training import SeganGAN
-    from segan_cli.core.warm_start import load_init_weights
+    from segan_cli.core.training.module import SeganGAN
+    from segan_cli.core.training.warm_start import load_init_weights
 
     module = SeganGAN(load_bundle(source).settings, load_bundle(source).stats)
     ckpt = torch.load(source, map_location="cpu", weights_only=True)

@@ -11,7 +11,7 @@ import torch
 
 from segan_cli.core.enhance import Enhancer
 from segan_cli.core.export import ScriptedModel
-from segan_cli.core.training import SeganGAN
+from segan_cli.core.training.module import SeganGAN
 from segan_cli.errors import CheckpointError
 from segan_cli.settings import load_settings
 

@@ -15,7 +15,7 @@ from segan_cli.core.inference import GeneratorModel, load_bundle
 from segan_cli.core.losses import stft_loss
 from segan_cli.core.models import build_generator, count_parameters
 from segan_cli.core.models.adv_generator import HEADS
-from segan_cli.core.training import SeganGAN
+from segan_cli.core.training.module import SeganGAN
 from segan_cli.errors import SettingsError
 from segan_cli.settings import Settings, load_settings, settings_to_yaml
 from tests.test_training_module import (

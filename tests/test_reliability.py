@@ -27,7 +27,7 @@ import torch
 from segan_cli.core import batch_enhance, output_guard
 from segan_cli.core.enhance import Enhancer, ModelOutputError
 from segan_cli.core.output_guard import OutputExistsError, guarded_file, guarded_output, publish
-from segan_cli.core.training import SeganGAN
+from segan_cli.core.training.module import SeganGAN
 from segan_cli.errors import CheckpointError
 from segan_cli.settings import load_settings
 from tests.conftest import VOICEBANK_SAMPLE, Cli, need_shared

@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, Dataset
 
 import segan_cli
-from segan_cli.core.training import SeganGAN
+from segan_cli.core.training.module import SeganGAN
 from segan_cli.errors import CheckpointError
 from segan_cli.settings import Settings
 

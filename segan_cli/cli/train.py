@@ -88,7 +88,7 @@ def train(
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
 
     from segan_cli.core.signals import StopRequest
-    from segan_cli.core.trainer import fit
+    from segan_cli.core.training.run import fit
 
     dev: int | str | None = devices
     if devices is not None and devices.isdigit():
@@ -133,7 +133,7 @@ def _source_settings(source: Path, arch: str | None, extra: dict[str, dict[str, 
                      ) -> tuple[str, dict[str, dict[str, Any]]]:
     """The arch and model/window settings of an --init-from source, under the flags."""
     from segan_cli.core.inference import checkpoint_settings, read_checkpoint
-    from segan_cli.core.warm_start import source_defaults
+    from segan_cli.core.training.warm_start import source_defaults
 
     old = checkpoint_settings(read_checkpoint(source), source)
     if arch is not None and arch != old.model.arch:

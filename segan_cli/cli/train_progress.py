@@ -7,7 +7,7 @@ from typing import Any
 
 from lightning.pytorch.callbacks import RichProgressBar
 
-from segan_cli.core.training import SeganGAN
+from segan_cli.core.training.module import SeganGAN
 
 
 class RunProgressBar(RichProgressBar):

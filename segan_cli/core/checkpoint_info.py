@@ -9,7 +9,7 @@ import torch
 
 from segan_cli.core.inference import checkpoint_settings, read_checkpoint
 from segan_cli.core.package_model import package_record
-from segan_cli.core.training import SeganGAN
+from segan_cli.core.training.module import SeganGAN
 
 
 def checkpoint_info(path: Path) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 Two ways a command reacts to a stop signal, neither of which kills it mid-write:
 
 - :class:`StopRequest` only records the signal, for a loop that stops itself at a
-  safe point (training: :mod:`segan_cli.core.stopping`). A second signal ends the
+  safe point (training: :mod:`segan_cli.core.training.stopping`). A second signal ends the
   process at once, by that signal, for a user who does not want to wait.
 - :func:`raise_on_sigterm` makes SIGTERM behave like Ctrl-C: an exception
   (:class:`Terminated`) where the program is, so ``finally`` blocks remove temporary
