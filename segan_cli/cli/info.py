@@ -40,7 +40,7 @@ def info(
     segan info runs/adv --plot runs/adv/curves.png
     ```
     """
-    from segan_cli.core.checkpoint_info import checkpoint_info
+    from segan_cli.core.inference import checkpoint_info
 
     ckpt = resolve_checkpoint(path)
     if plot is not None:
