@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from segan_cli import Denoiser
 from segan_cli.cli.common import (
     ConfigOpt,
     SetOpt,
@@ -102,15 +103,14 @@ def enhance(
     if str(source) == "-" or str(output or out) == "-":  # checked before the model loads
         stdio = _stdio_ends(source, output or out, overwrite)
     if method == "model":
-        from segan_cli.core.inference import load_bundle
-
         path = resolve_checkpoint(ckpt)
-        bundle = load_bundle(path, e.device)  # a bad checkpoint fails here, before any work
-        options = (e.chunking, e.batch_size, e.block_seconds, e.seed, e.dc_block_hz, dry)
+        denoiser = Denoiser.open(path, e)  # a bad checkpoint fails here, before any work
+        bundle = denoiser.bundle
         if workers > 1:  # each worker process loads the checkpoint itself
+            options = (e.chunking, e.batch_size, e.block_seconds, e.seed, e.dc_block_hz, dry)
             factory = functools.partial(batch_enhance.model_enhancer, path, e.device, *options)
-        else:
-            factory = functools.partial(batch_enhance.bundle_enhancer, bundle, *options)
+        else:  # the Python API's enhancer: one path for both
+            factory = denoiser.file_enhancer
         label = f"{bundle.arch} checkpoint {path.name}"
         if is_default(ckpt):
             label = "the default model"

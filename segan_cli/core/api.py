@@ -109,6 +109,15 @@ def _check_rate(sr: Any) -> int:
 class Denoiser:
     """A loaded model: enhances arrays and files as ``segan enhance`` does. Use :func:`load`."""
 
+    @classmethod
+    def open(cls, path: PathLike, options: EnhanceSettings) -> Denoiser:
+        """The model at ``path`` (a resolved checkpoint or model file) with ``options``
+        (device, chunking, batch, seed, DC blocker, dry): how ``segan enhance`` and
+        :func:`load` both load one. A checkpoint unfit to enhance is refused here."""
+        from segan_cli.core.inference import load_bundle
+
+        return cls(load_bundle(Path(path), options.device), options)
+
     def __init__(self, bundle: GeneratorBundle, options: EnhanceSettings) -> None:
         from segan_cli.core.batch_enhance import bundle_enhancer
 
@@ -118,6 +127,11 @@ class Denoiser:
             bundle, options.chunking, options.batch_size, options.block_seconds,
             options.seed, options.dc_block_hz,
             options.requested_dry))
+
+    def file_enhancer(self) -> Enhancer:
+        """The whole-file enhancer behind :meth:`enhance_file`; ``segan enhance`` runs
+        this same object (one path for the API and the CLI)."""
+        return self.enhancer
 
     @property
     def sample_rate(self) -> int:
@@ -211,13 +225,14 @@ def load(ckpt: PathLike = "default", device: str | torch.device = "cpu", *,
     those of ``segan enhance``; None keeps the settings' default, as the CLI does
     (``dry`` None: the model's own share of input mixed back).
     """
-    from segan_cli.core.inference import load_bundle
     from segan_cli.settings import load_settings
     from segan_cli.weights import resolve_checkpoint
 
     options = load_settings(extra={"enhance": {
         "chunking": chunking, "batch_size": batch_size, "seed": seed,
         "dc_block_hz": dc_block_hz, "dry": dry}}).enhance
+    from segan_cli.core.inference import load_bundle
+
     return Denoiser(load_bundle(resolve_checkpoint(ckpt), device), options)
 
 
