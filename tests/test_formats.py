@@ -307,3 +307,25 @@ def test_stdin_cut_short_is_enhanced_with_a_warning(cli, voicebank_sample: Path,
     assert res.exit_code == 0, res.output
     assert "warning: standard input is cut short: its header promises 2.09 s" in res.stderr
     assert sf.info(tmp_path / "o.flac").frames == 15000  # (30044 - 44) / 2 bytes
+
+
+def test_corpus_and_scoring_folders_take_every_readable_format(
+        cli, voicebank_sample: Path, tmp_path: Path) -> None:
+    """prepare pairs and evaluate --clean/--enhanced pair files by name whatever their
+    container (CAF, AU, W64 and FLAC here: lossless, so the lengths match)."""
+    names = ["p232_003", "p232_005", "p257_008", "p257_019"]
+    exts = [".caf", ".au", ".w64", ".flac"]
+    for kind in ("clean", "noisy"):
+        for name, ext in zip(names, exts, strict=True):
+            x, sr = sf.read(voicebank_sample / kind / f"{name}.wav", dtype="float32")
+            (tmp_path / kind).mkdir(exist_ok=True)
+            sf.write(tmp_path / kind / f"{name}{ext}", x, sr, subtype="PCM_16")
+    cli("prepare", "pairs", "--clean", tmp_path / "clean", "--noisy", tmp_path / "noisy",
+        "--out", tmp_path / "corpus", "--test-speakers", "p257")
+    from segan_cli.core.data.pipeline.manifest import load_manifest
+
+    manifest = load_manifest(tmp_path / "corpus")
+    assert sorted(u.id for s in manifest.splits.values() for u in s) == names
+    res = cli("evaluate", "--clean", tmp_path / "clean", "--enhanced", tmp_path / "noisy",
+              "--workers", "1")
+    assert "4/4" in res.stdout

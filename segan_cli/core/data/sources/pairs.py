@@ -17,14 +17,12 @@ from pathlib import Path
 
 import soxr
 
-from segan_cli.core.audio import audio_info, load_mono
+from segan_cli.core.audio import AUDIO_SUFFIXES, audio_info, load_mono
 from segan_cli.core.audio_header import truncation_note
 from segan_cli.core.data.pipeline.corpus import CorpusBuilder
 from segan_cli.core.data.pipeline.manifest import Manifest
 from segan_cli.core.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError
-
-AUDIO_EXTS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ def list_audio(folder: Path) -> dict[str, Path]:
         raise CorpusError(f"folder not found: {folder}")
     out: dict[str, Path] = {}
     for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.suffix.lower() in AUDIO_EXTS and not p.name.startswith("."):
+        if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith("."):
             key = p.relative_to(folder).with_suffix("").as_posix()
             if key in out:
                 raise CorpusError(f"{out[key]} and {p} are both utterance '{key}'",
