@@ -4,7 +4,8 @@
 one version per (resumed) session. This module joins the versions (a later session wins
 a step both logged), tolerates a file that is still being written (a run in progress:
 a half-written last line is left out), and draws the generator's L1, adversarial and
-STFT losses, the discriminator's loss and the validation L1/PESQ/STOI against the
+STFT losses, the discriminator's loss and mean scores of real and enhanced windows, and
+the validation L1/PESQ/STOI against the
 step, with the step of the best validation PESQ marked: the one ``best.ckpt`` holds.
 """
 
@@ -22,10 +23,11 @@ from segan_cli.errors import SeganError
 LOG_DIR = "logs"
 METRICS_FILE = "metrics.csv"
 #: training losses (upper panel) and validation scores (one panel each), in order
-TRAIN_KEYS = ("g_l1", "g_adv", "g_stft", "d_loss")
+TRAIN_KEYS = ("g_l1", "g_adv", "g_stft", "d_loss", "d_real", "d_fake")
 VALID_KEYS = ("val_l1", "val_pesq", "val_stoi")
 LABELS = {"g_l1": "generator L1", "g_adv": "generator adversarial", "g_stft": "generator STFT",
-          "d_loss": "discriminator", "val_l1": "validation L1", "val_pesq": "validation PESQ",
+          "d_loss": "discriminator", "d_real": "D score, clean",
+          "d_fake": "D score, enhanced", "val_l1": "validation L1", "val_pesq": "validation PESQ",
           "val_stoi": "validation STOI"}
 
 
