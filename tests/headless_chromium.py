@@ -42,7 +42,8 @@ class Chromium:
         # the child's ends above fd 9, placed at 3 and 4 by the bash that execs chromium
         to_browser_r, from_browser_w = _above(to_browser_r), _above(from_browser_w)
         args = [binary, "--headless", "--remote-debugging-pipe", "--no-sandbox",
-                "--disable-gpu", "--mute-audio", "--no-first-run", "--hide-scrollbars",
+                "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio", "--no-first-run",
+                "--hide-scrollbars",
                 "--autoplay-policy=no-user-gesture-required",
                 f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
                 "about:blank"]
