@@ -38,10 +38,11 @@ MAX_BATCH = 4096
 MAX_FILE_BYTES = 1 << 20  # a settings file is a few hundred bytes
 
 
-#: what Lightning's Trainer takes as ``precision`` (its _PRECISION_INPUT, as text)
-Precision = Literal["32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16", "16-true",
-                    "bf16-true", "64-true", "64", "transformer-engine",
-                    "transformer-engine-float16"]
+#: Lightning's ``precision`` values this model trains with: full float32 or mixed
+#: (autocast). Lightning's "true" half/bfloat16/64-bit modes cast the weights, and the
+#: model computes its losses, reference batch and validation in float32, so they are
+#: refused here; NVIDIA's transformer-engine modes need that package and a Hopper GPU.
+Precision = Literal["32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16"]
 
 # torch device names an inference device can be: cpu, cuda, cuda:1, mps, xpu:0
 _DEVICE = re.compile(r"(cpu|cuda|mps|xpu)(:\d{1,3})?")
@@ -219,8 +220,15 @@ class TrainSettings(_Section):
     @field_validator("precision", mode="before")
     @classmethod
     def _precision_text(cls, value: Any) -> Any:
-        """A YAML ``16`` or ``bf16`` is the same precision as the text Lightning takes."""
+        """A YAML ``16`` is the text ``"16"``."""
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("precision")
+    @classmethod
+    def _precision_name(cls, value: str) -> str:
+        """Lightning's short names (``16``, ``bf16``, ``32``) as the full ones it asks for
+        (it warns about the short ones)."""
+        return {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true"}.get(value, value)
 
     @model_validator(mode="after")
     def _stft_sizes(self) -> TrainSettings:

@@ -12,6 +12,7 @@ import base64
 import fcntl
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -59,6 +60,13 @@ class Chromium:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
+        try:
+            self._attach(width, height)
+        except BaseException:
+            self.close()  # no browser or profile folder left behind
+            raise
+
+    def _attach(self, width: int, height: int) -> None:
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
         self.session = self.call("Target.attachToTarget", targetId=target,
                                  flatten=True)["sessionId"]
@@ -69,7 +77,9 @@ class Chromium:
 
     def _read(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._in], [], [], max(left, 0.0))
+            if not ready:
                 raise TimeoutError("chromium did not answer in time")
             chunk = self._in.read(65536)
             if not chunk:
@@ -98,9 +108,10 @@ class Chromium:
 
     def open(self, url: str, timeout: float = 60.0) -> None:
         """Navigate and wait for the page's load event."""
+        seen = len(self.events)
         self.call("Page.navigate", session=True, url=url)
         deadline = time.monotonic() + timeout
-        while not any(e["method"] == "Page.loadEventFired" for e in self.events):
+        while not any(e["method"] == "Page.loadEventFired" for e in self.events[seen:]):
             self.events.append(self._read(deadline))
 
     def evaluate(self, expression: str, timeout: float = 60.0) -> Any:

@@ -73,6 +73,23 @@ def test_every_command_has_real_examples(cli, path: str) -> None:
     assert "<bool>" not in text  # flags show as flags
 
 
+def test_root_help_workflow_is_real() -> None:
+    """The commands `segan --help` suggests parse, and its workflow is one path: the run
+    folder that train writes is the one evaluate reads."""
+    root = typer.main.get_command(app)
+    snippets = re.findall(r"`(segan [^`]+)`", root.help or "")
+    assert len(snippets) >= 4
+    commands = _commands()
+    for snippet in snippets:
+        args = shlex.split(snippet)[1:]
+        path = next(p for p in sorted(commands, key=len, reverse=True)
+                    if args[:len(p.split())] == p.split())
+        commands[path].make_context(path, args[len(path.split()):])  # type: ignore[attr-defined]
+    train = next(s for s in snippets if s.startswith("segan train"))
+    run = shlex.split(train)[shlex.split(train).index("--out") + 1]
+    assert any(f"--ckpt {run}/best.ckpt" in s for s in snippets)
+
+
 def test_settings_defaults_are_shown(cli) -> None:
     text = " ".join(cli("enhance", "--help").stdout.split())
     for key, value in (("enhance.device", "auto"), ("enhance.batch_size", "8"),
@@ -110,13 +127,17 @@ def test_device_names_are_validated(cli, tiny_ckpt: Path, voicebank_sample: Path
 
 
 def test_precision_takes_what_lightning_takes(tmp_path: Path) -> None:
-    for value in ("16", "bf16", "16-mixed", "bf16-true", "64", "32-true"):
-        assert load_settings(None, [f"train.precision={value}"]).train.precision == value
+    for value, full in (("16", "16-mixed"), ("bf16", "bf16-mixed"), ("16-mixed", "16-mixed"),
+                        ("bf16-mixed", "bf16-mixed"), ("32", "32-true"),
+                        ("32-true", "32-true")):
+        assert load_settings(None, [f"train.precision={value}"]).train.precision == full
     yaml = tmp_path / "p.yaml"
     yaml.write_text("train:\n  precision: 16\n")
-    assert load_settings(yaml, []).train.precision == "16"
-    with pytest.raises(SettingsError, match="train.precision"):
-        load_settings(None, ["train.precision=17"])
+    assert load_settings(yaml, []).train.precision == "16-mixed"
+    # "true" half/bf16/64-bit weights: the model computes in float32, so they are refused
+    for value in ("17", "64-true", "bf16-true", "16-true", "transformer-engine"):
+        with pytest.raises(SettingsError, match="train.precision"):
+            load_settings(None, [f"train.precision={value}"])
 
 
 def test_bad_precision_and_missing_gpu_are_one_line(cli, short_train_corpus: Path,
@@ -131,7 +152,7 @@ def test_bad_precision_and_missing_gpu_are_one_line(cli, short_train_corpus: Pat
                   TINY, "--accelerator", "gpu", "--max-steps", "1", code=2)
         lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and "Lightning cannot train" in lines[0], res.stderr
-        assert not (tmp_path / "g" / "checkpoints").exists()
+        assert not (tmp_path / "g").exists()  # refused before settings.yaml is written
 
 
 def test_training_output_is_clean(short_train_corpus: Path, tmp_path: Path) -> None:

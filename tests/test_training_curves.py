@@ -46,8 +46,11 @@ def test_curves_are_drawn_from_every_session(cli, run: Path, tmp_path: Path) -> 
     assert best is not None and best[1] == max(v for _, v in log.series["val_pesq"])
     out = tmp_path / "curves.png"
     res = cli("info", run, "--plot", out)
-    assert f"training curves written to {out}" in res.stdout
-    assert f"best validation PESQ {best[1]:.3f} at step {best[0]}" in res.stdout
+    assert f"training curves written to {out}" in res.stderr  # stdout stays the table/JSON
+    assert f"best validation PESQ {best[1]:.3f} at step {best[0]}" in res.stderr
+    import json
+
+    json.loads(cli("info", run, "--plot", tmp_path / "c2.png", "--json").stdout)
     from PIL import Image
 
     with Image.open(out) as image:
@@ -67,9 +70,20 @@ def test_a_run_in_progress_is_read_as_far_as_it_goes(run: Path, tmp_path: Path) 
     shutil.copytree(run / "logs", live / "logs")
     last = log_files(live)[-1]
     before = read_run_log(live)
+    lines = last.read_text().splitlines()
+    row = lines[-1]  # a real row again, for a later step, cut inside its last value
+    header = lines[0].split(",")
+    cells = row.split(",")
+    cells[header.index("step")] = str(int(float(cells[header.index("step")])) + 1000)
+    cells[-1] = "0.123456"  # its last metric, whichever it is
+    half = ",".join(cells)
+    cut = half[:-3]  # ends "0.123": read as a value, it would add a point at step + 1000
     with open(last, "a") as fh:
-        fh.write("3,0.5,0.0")  # half a row, no newline
+        fh.write(cut)  # no newline: the writer is mid-row
     assert read_run_log(live).series == before.series
+    with open(last, "a") as fh:  # once the row is complete, it counts
+        fh.write(half[len(cut):] + "\n")
+    assert read_run_log(live).last_step == before.last_step + 1000
 
 
 def test_bad_plot_requests_are_one_line(cli, run: Path, tmp_path: Path) -> None:

@@ -23,9 +23,10 @@ def export(
 ) -> None:
     """Write a TorchScript (and ONNX) generator for deployment.
 
-    The generator runs with z = 0 and the model's input/output normalisation folded in,
-    so the exported file maps a 16 kHz window to its enhanced window; its metadata
-    records the rate, window and source checkpoint.
+    The generator runs with z = 0 and the corpus z-score folded in: the exported module
+    maps `(batch, 1, window)` windows at the model's rate to enhanced windows,
+    pre-emphasised in and out when the model uses pre-emphasis (`segan` arch). Its
+    metadata records the sample rate, window, pre-emphasis, arch and version.
 
     **Examples**
 

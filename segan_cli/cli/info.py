@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from segan_cli.cli.common import console, titled_table, user_errors
+from segan_cli.cli.common import console, err_console, titled_table, user_errors
 from segan_cli.core.output_guard import check_output
 from segan_cli.errors import SeganError
 from segan_cli.weights import display_path, is_default, resolve_checkpoint
@@ -29,8 +29,9 @@ def info(
 ) -> None:
     """Show what a checkpoint holds: model, audio settings, training state, scores.
 
-    A run folder shows its best checkpoint (its last one while no validation has run),
-    and `--plot` draws its training curves. `--json` prints the same for scripts.
+    A run folder shows its `best.ckpt` (copied there when training ends), else its
+    `checkpoints/last.ckpt`, and `--plot` draws its training curves. `--json` prints the
+    same for scripts.
 
     **Examples**
 
@@ -85,5 +86,5 @@ def _plot_curves(run_dir: Path, out: Path, overwrite: bool) -> None:
     best = log.best()
     where = (f"; best validation PESQ {best[1]:.3f} at step {best[0]}" if best
              else "; no validation yet")
-    console.print(f"training curves written to [bold]{out}[/] (steps up to {log.last_step}"
-                  f"{where})", highlight=False, soft_wrap=True)
+    err_console.print(f"training curves written to [bold]{out}[/] (steps up to "
+                      f"{log.last_step}{where})", highlight=False, soft_wrap=True)

@@ -11,6 +11,7 @@ from segan_cli.cli.common import (
     ConfigOpt,
     SetOpt,
     console,
+    err_console,
     from_settings,
     settings_from,
     titled_table,
@@ -52,7 +53,7 @@ def train(
         help="auto, ddp, ... (Lightning's).", show_default=from_settings("train.strategy"))
     ] = None,
     precision: Annotated[str | None, typer.Option(
-        help="What Lightning takes: 32-true, 16-mixed, bf16-mixed, 16, bf16, 64, ...",
+        help="32-true, 16-mixed or bf16-mixed (Lightning's; or 32, 16, bf16).",
         show_default=from_settings("train.precision"))] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from OUT/checkpoints/last.ckpt.")] = False,
@@ -83,9 +84,11 @@ def train(
 
     from segan_cli.cli.train_progress import RunProgressBar
 
-    # Lightning's start-up banners and tips are noise here; real warnings still show
+    # Lightning's start-up banners and tips are noise here; real warnings still show,
+    # as one yellow line each instead of a library path and line number
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+    warnings.showwarning = _warning_line
 
     from segan_cli.core.signals import StopRequest
     from segan_cli.core.training.run import fit
@@ -127,6 +130,13 @@ def train(
     table.add_row("steps/s (training only)", f"{result.steps_per_second:.2f}")
     table.add_row("wall time", f"{result.wall:.1f} s")
     console.print(table)
+
+
+def _warning_line(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: object = None, line: str | None = None) -> None:
+    """A warning during training (e.g. Lightning choosing bf16 for 16-mixed on a CPU)
+    as one line: ``warning: ...``."""
+    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def _source_settings(source: Path, arch: str | None, extra: dict[str, dict[str, Any]]

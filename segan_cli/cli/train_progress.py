@@ -16,11 +16,17 @@ class RunProgressBar(RichProgressBar):
     the label says at which step the run ends."""
 
     def _run_end_step(self) -> int | None:
-        """The batch step the run stops at, or None when only epochs bound it."""
-        max_steps = self.trainer.max_steps
-        if max_steps is None or max_steps <= 0:
+        """The batch step the run stops at, or None when its epochs end it first."""
+        trainer = self.trainer
+        if trainer.max_steps is None or trainer.max_steps <= 0:
             return None
-        return max_steps // SeganGAN.optimizer_steps_per_batch
+        end = trainer.max_steps // SeganGAN.optimizer_steps_per_batch
+        batches = trainer.num_training_batches
+        epochs = trainer.max_epochs
+        if epochs is not None and epochs > 0 and math.isfinite(batches) \
+                and epochs * batches <= end:
+            return None  # --max-epochs ends the run before --max-steps would
+        return end
 
     @property
     def total_train_batches(self) -> int | float:

@@ -112,8 +112,9 @@ class Denoiser:
     @classmethod
     def open(cls, path: PathLike, options: EnhanceSettings) -> Denoiser:
         """The model at ``path`` (a resolved checkpoint or model file) with ``options``
-        (device, chunking, batch, seed, DC blocker, dry): how ``segan enhance`` and
-        :func:`load` both load one. A checkpoint unfit to enhance is refused here."""
+        (device, chunking, batch, seed, DC blocker, dry), as ``segan enhance`` loads
+        one (:func:`load` builds the same object, on the device it is given). A
+        checkpoint unfit to enhance is refused here."""
         from segan_cli.core.inference import load_bundle
 
         return cls(load_bundle(Path(path), options.device), options)

@@ -79,13 +79,14 @@ def _trainer_kwargs(settings: Settings) -> dict[str, Any]:
 
 def _build_trainer(settings: Settings, **kwargs: Any) -> L.Trainer:
     """Lightning's Trainer; a device, strategy or precision this machine cannot run
-    (``--accelerator gpu`` without a GPU, ``16-mixed`` on CPU) is a settings error."""
+    (``--accelerator gpu`` without a GPU, ``--devices abc``) is a settings error."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     t = settings.train
     try:
         return L.Trainer(**_trainer_kwargs(settings), **kwargs)
-    except (MisconfigurationException, ValueError, TypeError, RuntimeError) as exc:
+    except (MisconfigurationException, ValueError, TypeError, RuntimeError,
+            ImportError) as exc:  # ImportError: a plugin's package is not installed
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SettingsError(
             f"Lightning cannot train with accelerator {t.accelerator!r}, devices "

@@ -82,7 +82,7 @@ def length_tolerance(rate_a: int, rate_b: int, rate: int) -> int:
 def speaker_of(key: str) -> str:
     """Speaker label of a file key (``p232_003`` -> ``p232``; ``spk/x`` -> ``spk``)."""
     name = key.rsplit("/", 1)[-1]
-    if "_" in name:
+    if "_" in name and not name.startswith("_"):
         return name.split("_", 1)[0]
     return key.rsplit("/", 1)[0] if "/" in key else name
 
