@@ -157,17 +157,19 @@ def test_bad_precision_and_missing_gpu_are_one_line(cli, short_train_corpus: Pat
 
 def test_training_output_is_clean(short_train_corpus: Path, tmp_path: Path) -> None:
     """No Lightning warnings (monitored key, weights_only, ...) in a short run and its
-    resume; the bar's total is the steps asked for, not the epoch's batches."""
+    resume. On a terminal (forced here) the bar's total is the steps asked for, not the
+    epoch's batches; in a log file (nohup, CI) progress comes as plain lines."""
     run = tmp_path / "run"
     base = [sys.executable, "-W", "default", "-m", "segan_cli", "train", "--data",
             str(short_train_corpus), "--out", str(run), *map(str, FAST),
             "--set", "train.batch_size=1"]
-    env = {**os.environ, "COLUMNS": "200"}
+    env = {**os.environ, "COLUMNS": "200", "TTY_COMPATIBLE": "1"}
     first = subprocess.run([*base, "--max-steps", "2"], capture_output=True, text=True,
                            env=env)
     assert first.returncode == 0, first.stderr
+    logged = {k: v for k, v in env.items() if k != "TTY_COMPATIBLE"}
     again = subprocess.run([*base, "--max-steps", "3", "--resume"], capture_output=True,
-                           text=True, env=env)
+                           text=True, env=logged)
     assert again.returncode == 0, again.stderr
     for proc in (first, again):
         text = proc.stdout + proc.stderr
@@ -177,6 +179,34 @@ def test_training_output_is_clean(short_train_corpus: Path, tmp_path: Path) -> N
     assert "the run ends at step 2" in first.stdout + first.stderr
     assert re.search(r"\b2/2\b", first.stdout + first.stderr), first.stdout
     assert "best checkpoint" in first.stdout
+    # the log-file run: plain lines, no bar (a bar in a file shows only at the end)
+    assert "training from step 2 to step 3" in again.stderr, again.stderr
+    assert "stopped training at step 3 after" in again.stderr
+    assert "━" not in again.stdout + again.stderr
+
+
+def test_log_file_progress_lines() -> None:
+    """The periodic line: step of total, share, speed, time left and the losses."""
+    from types import SimpleNamespace
+
+    from segan_cli.cli.train_progress import LineProgress
+
+    lines: list[str] = []
+    trainer = SimpleNamespace(global_step=0, max_steps=2000, max_epochs=-1,
+                              num_training_batches=250, current_epoch=0, is_global_zero=True,
+                              sanity_checking=False, callback_metrics={"g_l1": 0.0213})
+    progress = LineProgress(lines.append, every=0.0)
+    progress.on_train_start(trainer, None)
+    trainer.global_step = 2 * 500
+    progress.on_train_batch_end(trainer, None, None, None, 0)
+    assert lines[0] == "training from step 0 to step 1000 (250 batches per epoch)"
+    assert lines[1].startswith("step 500/1000 (50%), epoch 0, ") and "left" in lines[1]
+    assert lines[1].endswith("g_l1 0.0213")
+    trainer.callback_metrics = {"val_l1": 0.02, "val_pesq": 1.25, "val_stoi": 0.81}
+    progress.on_validation_end(trainer, None)
+    assert lines[2] == "validation at step 500: val_l1 0.02  val_pesq 1.25  val_stoi 0.81"
+    trainer.max_epochs = 2  # two epochs of 250 batches end the run first
+    assert LineProgress._total(trainer) == 500
 
 
 def test_output_off_a_terminal_is_not_wrapped(tmp_path: Path, tiny_ckpt: Path) -> None:

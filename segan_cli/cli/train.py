@@ -82,7 +82,7 @@ def train(
     import logging
     import warnings
 
-    from segan_cli.cli.train_progress import RunProgressBar
+    from segan_cli.cli.train_progress import LineProgress, RunProgressBar
 
     # Lightning's start-up banners and tips are noise here; real warnings still show,
     # as one yellow line each instead of a library path and line number
@@ -112,9 +112,13 @@ def train(
     run_dir = out or Path("runs") / settings.model.arch
     start = f" from {init_from}" if init_from is not None else ""
     console.print(f"training [bold]{settings.model.arch}[/]{start} on {data} -> {run_dir}")
+    live = console.is_terminal  # a live bar for a terminal, plain lines for a log file
+    progress = RunProgressBar() if live else LineProgress(
+        lambda line: err_console.print(line, highlight=False, soft_wrap=True))
     stop = StopRequest()  # SIGINT/SIGTERM end training at a step boundary, resumably
     with naming_faults(run_dir):  # Lightning's and the loggers' writes name no file
-        result = fit(data, settings, run_dir, resume=resume, callbacks=[RunProgressBar()],
+        result = fit(data, settings, run_dir, resume=resume, callbacks=[progress],
+                     enable_progress_bar=live,
                      init_from=source, stop=stop)
     if stop.signum is not None:  # SIGINT/SIGTERM: stopped at a step boundary
         raise report_stop(ctx, stop.signum, result.steps, run_dir,

@@ -1,11 +1,14 @@
-"""The training progress bar: Lightning's rich bar, with totals that respect --max-steps."""
+"""Training progress: Lightning's rich bar on a terminal (totals that respect
+--max-steps), plain lines in a log file."""
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from typing import Any
 
-from lightning.pytorch.callbacks import RichProgressBar
+from lightning.pytorch.callbacks import Callback, RichProgressBar
 
 from segan_cli.core.training.module import SeganGAN
 
@@ -48,3 +51,78 @@ class RunProgressBar(RichProgressBar):
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)  # the logger's version number says nothing here
         return metrics
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class LineProgress(Callback):
+    """Progress for a log file (``nohup segan train ... > train.log``, CI, a pipe), where
+    a live bar shows nothing until the end: a plain line every ``every`` seconds (step,
+    share done, speed, time left, losses), one per validation, and one at the end."""
+
+    TRAIN_KEYS = ("g_l1", "g_adv", "g_stft", "d_loss")
+    VALID_KEYS = ("val_l1", "val_pesq", "val_stoi")
+
+    def __init__(self, write: Callable[[str], None], every: float = 60.0) -> None:
+        self.write = write
+        self.every = every
+        self._start = self._last = 0.0
+        self._first_step = 0
+
+    @staticmethod
+    def _step(trainer: Any) -> int:
+        return trainer.global_step // SeganGAN.optimizer_steps_per_batch
+
+    @staticmethod
+    def _total(trainer: Any) -> int | None:
+        """The step the run ends at: --max-steps, or --max-epochs of batches, if bounded."""
+        ends = []
+        if trainer.max_steps is not None and trainer.max_steps > 0:
+            ends.append(trainer.max_steps // SeganGAN.optimizer_steps_per_batch)
+        batches = trainer.num_training_batches
+        if trainer.max_epochs is not None and trainer.max_epochs > 0 and math.isfinite(batches):
+            ends.append(int(trainer.max_epochs * batches))
+        return min(ends) if ends else None
+
+    def _metrics(self, trainer: Any, keys: tuple[str, ...]) -> str:
+        values = trainer.callback_metrics
+        return "  ".join(f"{k} {float(values[k]):.4g}" for k in keys if k in values)
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self._start = self._last = time.monotonic()
+        self._first_step = self._step(trainer)
+        if trainer.is_global_zero:
+            total = self._total(trainer)
+            self.write(f"training from step {self._first_step}"
+                       + (f" to step {total}" if total is not None else "")
+                       + f" ({trainer.num_training_batches} batches per epoch)")
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        now = time.monotonic()
+        if not trainer.is_global_zero or now - self._last < self.every:
+            return
+        self._last = now
+        step, total = self._step(trainer), self._total(trainer)
+        rate = (step - self._first_step) / max(now - self._start, 1e-9)
+        where = f"step {step}" + (f"/{total} ({100 * step / total:.0f}%)" if total else "")
+        left = (f", {_duration((total - step) / rate)} left" if total and rate > 0 else "")
+        self.write(f"{where}, epoch {trainer.current_epoch}, {rate:.2f} steps/s{left}  "
+                   + self._metrics(trainer, self.TRAIN_KEYS))
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.is_global_zero and not trainer.sanity_checking:
+            self.write(f"validation at step {self._step(trainer)}: "
+                       + self._metrics(trainer, self.VALID_KEYS))
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.is_global_zero:
+            self.write(f"stopped training at step {self._step(trainer)} after "
+                       f"{_duration(time.monotonic() - self._start)}")
