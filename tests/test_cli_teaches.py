@@ -181,7 +181,7 @@ def test_training_output_is_clean(short_train_corpus: Path, tmp_path: Path) -> N
     assert "best checkpoint" in first.stdout
     # the log-file run: plain lines, no bar (a bar in a file shows only at the end)
     assert "training from step 2 to step 3" in again.stderr, again.stderr
-    assert "stopped training at step 3 after" in again.stderr
+    assert "training ended at step 3 after" in again.stderr
     assert "━" not in again.stdout + again.stderr
 
 

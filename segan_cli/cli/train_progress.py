@@ -124,5 +124,5 @@ class LineProgress(Callback):
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.is_global_zero:
-            self.write(f"stopped training at step {self._step(trainer)} after "
+            self.write(f"training ended at step {self._step(trainer)} after "
                        f"{_duration(time.monotonic() - self._start)}")
