@@ -153,7 +153,7 @@ class Denoiser:
     def step(self) -> int | None:
         """GAN training steps behind the weights (generator and discriminator update once
         per step), as ``segan info`` counts them; None when the file does not say."""
-        from segan_cli.core.package_model import OPTIMIZER_STEPS_PER_BATCH
+        from segan_cli.core.inference import OPTIMIZER_STEPS_PER_BATCH
 
         package = self.bundle.package or {}
         if package.get("step") is not None:

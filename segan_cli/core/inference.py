@@ -26,6 +26,9 @@ from segan_cli.settings import Settings, check_device_name, validate_settings
 
 GENERATOR_PREFIX = "generator."
 EMA_PREFIX = "generator_ema."
+#: a checkpoint's ``global_step`` is Lightning's count of optimiser steps: one GAN step
+#: (a batch) steps the discriminator and the generator, so it counts each batch twice
+OPTIMIZER_STEPS_PER_BATCH = 2
 
 
 @dataclass
@@ -258,7 +261,7 @@ class GeneratorModel:
 
 def checkpoint_info(path: Path) -> dict[str, Any]:
     """A JSON-ready summary of a training checkpoint or packaged model (no model is built)."""
-    from segan_cli.core.package_model import OPTIMIZER_STEPS_PER_BATCH, package_record
+    from segan_cli.core.package_model import package_record
 
     ckpt = read_checkpoint(path)
     settings = checkpoint_settings(ckpt, path)

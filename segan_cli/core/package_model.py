@@ -23,6 +23,7 @@ import torch
 from segan_cli.core.inference import (
     EMA_PREFIX,
     GENERATOR_PREFIX,
+    OPTIMIZER_STEPS_PER_BATCH,
     check_weights,
     checkpoint_settings,
     read_checkpoint,
@@ -33,8 +34,6 @@ from segan_cli.errors import CheckpointError, SeganError
 PACKAGE_KEY = "segan_package"
 STORE_DTYPE = torch.float16
 TOLERANCE = 1e-3
-#: Lightning's global_step counts both optimisers' steps (see SeganGAN).
-OPTIMIZER_STEPS_PER_BATCH = 2
 
 
 @dataclass

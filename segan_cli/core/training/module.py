@@ -39,7 +39,11 @@ from pydantic import ValidationError
 from torch import Tensor
 
 from segan_cli import __version__
-from segan_cli.core.inference import checkpoint_settings, read_checkpoint
+from segan_cli.core.inference import (
+    OPTIMIZER_STEPS_PER_BATCH,
+    checkpoint_settings,
+    read_checkpoint,
+)
 from segan_cli.core.losses import stft_loss
 from segan_cli.core.models import build_discriminator, build_generator
 from segan_cli.core.models.transforms import SignalTransform
@@ -66,7 +70,7 @@ class SeganGAN(pl.LightningModule):
 
     #: Lightning counts every ``optimizer.step()`` in ``trainer.global_step``; one
     #: batch steps both networks, so ``Trainer(max_steps=...)`` needs this factor.
-    optimizer_steps_per_batch = 2
+    optimizer_steps_per_batch = OPTIMIZER_STEPS_PER_BATCH
 
     def __init__(self, settings: Settings | Mapping[str, Any],
                  stats: Mapping[str, float] | None = None) -> None:
