@@ -10,7 +10,27 @@ from typing import Any
 
 from lightning.pytorch.callbacks import Callback, RichProgressBar
 
-from segan_cli.core.training.module import SeganGAN
+from segan_cli.core.inference import OPTIMIZER_STEPS_PER_BATCH
+
+
+def gan_step(trainer: Any) -> int:
+    """The GAN step (batch) the run is at; Lightning counts both optimisers' steps."""
+    return trainer.global_step // OPTIMIZER_STEPS_PER_BATCH
+
+
+def step_limit(trainer: Any) -> int | None:
+    """The GAN step ``--max-steps`` ends the run at, if it is set."""
+    if trainer.max_steps is None or trainer.max_steps <= 0:
+        return None
+    return trainer.max_steps // OPTIMIZER_STEPS_PER_BATCH
+
+
+def epoch_limit(trainer: Any) -> int | None:
+    """The GAN step ``--max-epochs`` ends the run at, if it is set and epochs are finite."""
+    batches = trainer.num_training_batches
+    if trainer.max_epochs is None or trainer.max_epochs <= 0 or not math.isfinite(batches):
+        return None
+    return int(trainer.max_epochs * batches)
 
 
 class RunProgressBar(RichProgressBar):
@@ -19,17 +39,9 @@ class RunProgressBar(RichProgressBar):
     the label says at which step the run ends."""
 
     def _run_end_step(self) -> int | None:
-        """The batch step the run stops at, or None when its epochs end it first."""
-        trainer = self.trainer
-        if trainer.max_steps is None or trainer.max_steps <= 0:
-            return None
-        end = trainer.max_steps // SeganGAN.optimizer_steps_per_batch
-        batches = trainer.num_training_batches
-        epochs = trainer.max_epochs
-        if epochs is not None and epochs > 0 and math.isfinite(batches) \
-                and epochs * batches <= end:
-            return None  # --max-epochs ends the run before --max-steps would
-        return end
+        """The step ``--max-steps`` stops the run at, or None when its epochs end it first."""
+        steps, epochs = step_limit(self.trainer), epoch_limit(self.trainer)
+        return steps if steps is not None and (epochs is None or steps < epochs) else None
 
     @property
     def total_train_batches(self) -> int | float:
@@ -37,7 +49,7 @@ class RunProgressBar(RichProgressBar):
         end = self._run_end_step()
         if end is None or not math.isfinite(total):
             return total
-        done = self.trainer.global_step // SeganGAN.optimizer_steps_per_batch
+        done = gan_step(self.trainer)
         in_epoch = self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
         return min(total, in_epoch + max(0, end - done))
 
@@ -77,18 +89,9 @@ class LineProgress(Callback):
         self._first_step = 0
 
     @staticmethod
-    def _step(trainer: Any) -> int:
-        return trainer.global_step // SeganGAN.optimizer_steps_per_batch
-
-    @staticmethod
     def _total(trainer: Any) -> int | None:
-        """The step the run ends at: --max-steps, or --max-epochs of batches, if bounded."""
-        ends = []
-        if trainer.max_steps is not None and trainer.max_steps > 0:
-            ends.append(trainer.max_steps // SeganGAN.optimizer_steps_per_batch)
-        batches = trainer.num_training_batches
-        if trainer.max_epochs is not None and trainer.max_epochs > 0 and math.isfinite(batches):
-            ends.append(int(trainer.max_epochs * batches))
+        """The step the run ends at: the nearer of --max-steps and --max-epochs, if any."""
+        ends = [e for e in (step_limit(trainer), epoch_limit(trainer)) if e is not None]
         return min(ends) if ends else None
 
     def _metrics(self, trainer: Any, keys: tuple[str, ...]) -> str:
@@ -97,7 +100,7 @@ class LineProgress(Callback):
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         self._start = self._last = time.monotonic()
-        self._first_step = self._step(trainer)
+        self._first_step = gan_step(trainer)
         if trainer.is_global_zero:
             total = self._total(trainer)
             self.write(f"training from step {self._first_step}"
@@ -110,7 +113,7 @@ class LineProgress(Callback):
         if not trainer.is_global_zero or now - self._last < self.every:
             return
         self._last = now
-        step, total = self._step(trainer), self._total(trainer)
+        step, total = gan_step(trainer), self._total(trainer)
         rate = (step - self._first_step) / max(now - self._start, 1e-9)
         where = f"step {step}" + (f"/{total} ({100 * step / total:.0f}%)" if total else "")
         left = (f", {_duration((total - step) / rate)} left" if total and rate > 0 else "")
@@ -119,10 +122,10 @@ class LineProgress(Callback):
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.is_global_zero and not trainer.sanity_checking:
-            self.write(f"validation at step {self._step(trainer)}: "
+            self.write(f"validation at step {gan_step(trainer)}: "
                        + self._metrics(trainer, self.VALID_KEYS))
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.is_global_zero:
-            self.write(f"training ended at step {self._step(trainer)} after "
+            self.write(f"training ended at step {gan_step(trainer)} after "
                        f"{_duration(time.monotonic() - self._start)}")
