@@ -137,8 +137,14 @@ def from_settings(key: str, text: str | None = None) -> str:
     """``show_default`` of an option whose default lives in the settings: its built-in
     value (or ``text``) and the key a settings file sets it with."""
     section, name = key.split(".")
-    value = text if text is not None else getattr(getattr(Settings(), section), name)
+    value = text if text is not None else getattr(getattr(_built_in(), section), name)
     return f"{value}, settings key {key}"
+
+
+@functools.cache
+def _built_in() -> Settings:
+    """The settings' built-in defaults, made once for every option's help."""
+    return Settings()
 
 
 def settings_from(config: Path | None, sets: list[str] | None, arch: str | None = None,

@@ -206,20 +206,19 @@ def evaluate(
             table.add_row(f"[dim]{label}[/]", *(f"[dim]{_fmt(row.get(c))}[/]" for c in cols),
                           "[dim]824[/]")
     failures = [(s.label, f) for s in systems if s.result is not None for f in s.result.failures]
-    if not any_scored:  # nothing to show, write or report: say why, write nothing
-        unwritten = "; no report was written" if report_dir is not None else ""
-        if len(failures) == 1:
-            label, failure = failures[0]
-            raise fail(f"no file could be scored: {label}: {failure.name}: {failure.message}"
-                       + unwritten)
-        for label, failure in failures:
-            err_console.print(f"[yellow]not scored[/] {label}: {failure.name}: "
-                              f"{failure.message}", highlight=False, soft_wrap=True)
-        raise fail("no file could be scored (see the messages above)" + unwritten)
-    console.print(table)
+    # nothing scored: nothing to show, write or report; say why (one line for one file)
+    unwritten = "; no report was written" if report_dir is not None else ""
+    if any_scored:
+        console.print(table)
+    elif len(failures) == 1:
+        label, failure = failures[0]
+        raise fail(f"no file could be scored: {label}: {failure.name}: {failure.message}"
+                   + unwritten)
     for label, failure in failures:
         err_console.print(f"[yellow]not scored[/] {label}: {failure.name}: "
                           f"{failure.message}", highlight=False, soft_wrap=True)
+    if not any_scored:
+        raise fail("no file could be scored (see the messages above)" + unwritten)
     warned = {w.message for s in systems if s.result is not None for w in s.result.warnings}
     for message in sorted(warned):  # one line per file, however many rows read it
         err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
