@@ -7,6 +7,8 @@ line and exit code 2; everything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class SeganError(Exception):
     """A problem the user can fix; ``hint`` says how."""
@@ -38,3 +40,10 @@ class DownloadError(SeganError):
 
 class CheckpointError(SeganError):
     """A checkpoint is missing, corrupted or of an unexpected kind."""
+
+
+def name_list(items: Iterable[str], limit: int = 8) -> str:
+    """Up to ``limit`` sorted names and how many more, for error messages."""
+    items = sorted(items)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more

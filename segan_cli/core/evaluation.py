@@ -26,11 +26,11 @@ import numpy as np
 from segan_cli.core.audio import audio_info, load_mono
 from segan_cli.core.audio_header import truncation_note
 from segan_cli.core.data.pipeline.manifest import Manifest, load_manifest
-from segan_cli.core.data.sources.pairs import list_audio, name_list
+from segan_cli.core.data.sources.pairs import list_audio
 from segan_cli.core.metrics import BatchResult, Failure, score_pairs
 from segan_cli.core.metrics.suite import PairSpec, check_score_length, merge_results
 from segan_cli.core.progress import Progress, SilentProgress
-from segan_cli.errors import CorpusError, SeganError
+from segan_cli.errors import CorpusError, SeganError, name_list
 
 # SEGAN paper, Table 1 (VoiceBank-DEMAND test set, 824 files); see DESIGN.md. It reports
 # no STOI or SI-SDR: those cells are shown as "-".

@@ -17,10 +17,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from segan_cli.core.data.sources.pairs import name_list
 from segan_cli.core.evaluation import System
 from segan_cli.core.report.numbers import compared, gains, reference
-from segan_cli.errors import SeganError
+from segan_cli.errors import SeganError, name_list
 
 DEFAULT_FILES = 3
 

@@ -14,7 +14,7 @@ from segan_cli.core.data.pipeline.cache import (
     open_split_arrays,
 )
 from segan_cli.core.data.pipeline.manifest import MANIFEST_NAME, Manifest, missing_files
-from segan_cli.errors import CorpusError
+from segan_cli.errors import CorpusError, name_list
 
 CLIP_LEVEL = 32767 / 32768 - 1e-6
 
@@ -100,8 +100,7 @@ def corpus_summary(root: Path, manifest: Manifest) -> dict[str, Any]:
     gone = missing_files(root, manifest)
     if gone:
         raise CorpusError(f"{len(gone)} audio file(s) listed in {Path(root) / MANIFEST_NAME} "
-                          f"are missing: {', '.join(gone[:4])}"
-                          + (f" and {len(gone) - 4} more" if len(gone) > 4 else ""),
+                          f"are missing: {name_list(gone, 4)}",
                           "restore them, or rebuild the corpus with `segan prepare ... --force`")
     return {
         "corpus": str(Path(root)),

@@ -11,7 +11,7 @@ The speaker of a file is the part of its name before the first ``_`` (VoiceBank'
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from segan_cli.core.audio_header import truncation_note
 from segan_cli.core.data.pipeline.corpus import CorpusBuilder
 from segan_cli.core.data.pipeline.manifest import Manifest
 from segan_cli.core.progress import Progress, SilentProgress
-from segan_cli.errors import CorpusError
+from segan_cli.errors import CorpusError, name_list
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,6 @@ def speaker_of(key: str) -> str:
     if "_" in name and not name.startswith("_"):
         return name.split("_", 1)[0]
     return key.rsplit("/", 1)[0] if "/" in key else name
-
-
-def name_list(items: Iterable[str], limit: int = 8) -> str:
-    """Up to ``limit`` sorted names and how many more, for error messages."""
-    items = sorted(items)
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
 
 
 def match_pairs(clean_dir: Path, noisy_dir: Path, check_lengths: bool = True,
