@@ -175,6 +175,146 @@ def test_an_input_is_never_an_output(cli: Cli, env: Env, tmp_path: Path, name: s
     assert target.read_bytes() == before
 
 
+def _copy_corpus(env: Env, tmp_path: Path) -> Path:
+    """A private copy of the corpus, so a failing row cannot damage the shared one."""
+    import shutil
+
+    return Path(shutil.copytree(env.corpus, tmp_path / "corpus", symlinks=True))
+
+
+def _run_folder(env: Env, tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(env.ckpt.read_bytes())
+    (run / "settings.yaml").write_text("data:\n  window: 1024\n")
+    return run
+
+
+# (output flag, the input it names): an input is never an output, even with --overwrite
+ONTO_INPUT = {
+    "evaluate-csv-clean": lambda e, t: (["evaluate", "--clean", t / "c", "--enhanced",
+                                         t / "e", "--csv", t / "c" / "a.wav"], t / "c/a.wav"),
+    "evaluate-json-enhanced": lambda e, t: (["evaluate", "--clean", t / "c", "--enhanced",
+                                             t / "e", "--json", t / "e" / "a.wav"],
+                                            t / "e/a.wav"),
+    "evaluate-csv-config": lambda e, t: (["evaluate", "--clean", t / "c", "--enhanced",
+                                          t / "e", "--config", t / "s.yaml", "--csv",
+                                          t / "s.yaml"], t / "s.yaml"),
+    "evaluate-json-manifest": lambda e, t: (["evaluate", "--data", _copy_corpus(e, t),
+                                             "--no-wiener", "--json",
+                                             t / "corpus/manifest.json"],
+                                            t / "corpus/manifest.json"),
+    "evaluate-report-in-clean": lambda e, t: (["evaluate", "--clean", t / "c", "--enhanced",
+                                               t / "e", "--report", t / "c" / "sub"],
+                                              t / "c/sub/b.wav"),
+    "stats-plot-manifest": lambda e, t: (["stats", _copy_corpus(e, t), "--plot",
+                                          t / "corpus/manifest.json"],
+                                         t / "corpus/manifest.json"),
+    "stats-plot-cache": lambda e, t: (["stats", _copy_corpus(e, t), "--plot",
+                                       t / "corpus/cache/train.bounds.npy"],
+                                      t / "corpus/cache/train.bounds.npy"),
+    "stats-plot-corpus-wav": lambda e, t: (["stats", _copy_corpus(e, t), "--plot",
+                                            t / f"corpus/train/clean/{NAMES[0]}.wav"],
+                                           t / f"corpus/train/clean/{NAMES[0]}.wav"),
+    "info-plot-settings": lambda e, t: (["info", _run_folder(e, t), "--plot",
+                                         t / "run/settings.yaml"], t / "run/settings.yaml"),
+    "info-plot-checkpoint": lambda e, t: (["info", _run_folder(e, t), "--plot",
+                                           t / "run/checkpoints/last.ckpt"],
+                                          t / "run/checkpoints/last.ckpt"),
+    "export-onnx-checkpoint": lambda e, t: (["export", "--ckpt", t / "c" / "in.ckpt", "--out",
+                                             t / "g.pt", "--onnx", t / "c" / "in.ckpt"],
+                                            t / "c/in.ckpt"),
+}
+
+
+@pytest.mark.parametrize("case", list(ONTO_INPUT))
+def test_no_output_flag_replaces_an_input(cli: Cli, env: Env, tmp_path: Path,
+                                          case: str) -> None:
+    """evaluate --csv c/a.wav --overwrite replaced the clean recording, stats --plot
+    the corpus manifest: every output option refuses every input, even with --overwrite."""
+    for folder in ("c", "e"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.wav").write_bytes(env.wav.read_bytes())
+    (tmp_path / "c" / "sub").mkdir()
+    (tmp_path / "c" / "sub" / "b.wav").write_bytes(env.wav.read_bytes())
+    (tmp_path / "e" / "sub").mkdir()
+    (tmp_path / "e" / "sub" / "b.wav").write_bytes(env.wav.read_bytes())
+    (tmp_path / "c" / "in.ckpt").write_bytes(env.ckpt.read_bytes())
+    (tmp_path / "s.yaml").write_text("evaluate:\n  mode: default\n")
+    args, victim = ONTO_INPUT[case](env, tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    line = _one_line(cli(*args, "--overwrite", code=2))
+    assert "input" in line, line
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before and victim in before
+
+
+def test_a_new_file_beside_the_inputs_is_fine(cli: Cli, env: Env, tmp_path: Path) -> None:
+    """Only inputs are protected: a plot written into a corpus, or a curves PNG into a
+    run folder, may be replaced again with --overwrite."""
+    corpus = _copy_corpus(env, tmp_path)
+    for _ in range(2):
+        cli("stats", corpus, "--plot", corpus / "hist.png", "--overwrite")
+    assert (corpus / "hist.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("special", ["fifo", "device"])
+@pytest.mark.parametrize("writer", WRITERS, ids=IDS)
+def test_overwrite_never_replaces_a_special_file(cli: Cli, env: Env, tmp_path: Path,
+                                                 writer: Writer, special: str) -> None:
+    """--overwrite turned a FIFO (or, through a link, a device node) into a regular file."""
+    target = tmp_path / f"o{writer.ext}"
+    if special == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to("/dev/null")
+    line = _one_line(cli(*writer.args(env, target), "--overwrite", code=2))
+    kind = "FIFO" if special == "fifo" else "character device"
+    assert kind in line and "not a regular file" in line and target.name in line
+    assert (target.is_fifo() if special == "fifo" else Path("/dev/null").is_char_device())
+    _no_temporaries(tmp_path)
+
+
+def test_prepare_force_removes_only_what_prepare_wrote(cli: Cli, env: Env,
+                                                       tmp_path: Path) -> None:
+    """--force deleted a user's file placed inside corp/train/: it now removes the files
+    the manifest lists and names what it left."""
+    out = tmp_path / "corpus"
+    args = ["prepare", "pairs", "--clean", env.clean, "--noisy", env.noisy, "--out", out,
+            "--valid-speakers", "p257"]
+    cli(*args)
+    mine = [out / "train" / "keep.wav", out / "train" / "clean" / "notes.txt",
+            out / "cache" / "mine.npy"]
+    for path in mine:
+        path.write_bytes(PRECIOUS)
+    listed = sorted(p.relative_to(out) for p in out.rglob("*.wav") if p not in mine)
+    res = cli(*args, "--force")
+    for path in mine:
+        assert path.read_bytes() == PRECIOUS
+    text = " ".join(res.stderr.split())
+    assert "--force left 3 file(s)" in text and "train/keep.wav" in text, res.stderr
+    assert "train/clean/notes.txt" in text and "cache/mine.npy" in text
+    rebuilt = sorted(p.relative_to(out) for p in out.rglob("*.wav") if p not in mine)
+    assert rebuilt == listed and (out / "manifest.json").is_file()
+    cli("stats", out)
+
+
+@pytest.mark.parametrize("which", ["clean", "noisy", "inside-clean"])
+def test_prepare_out_among_the_sources_is_refused(cli: Cli, env: Env, tmp_path: Path,
+                                                  which: str) -> None:
+    """--out equal to --clean wrote the corpus among the recordings; a re-run failed."""
+    import shutil
+
+    clean = Path(shutil.copytree(env.clean, tmp_path / "clean"))
+    noisy = Path(shutil.copytree(env.noisy, tmp_path / "noisy"))
+    out = {"clean": clean, "noisy": noisy, "inside-clean": clean / "corpus"}[which]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    line = _one_line(cli("prepare", "pairs", "--clean", clean, "--noisy", noisy, "--out",
+                         out, "--valid-speakers", "p257", code=2))
+    assert "inside the source folder" in line and "--out" in line
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def test_folder_into_itself_is_refused_even_with_overwrite(cli: Cli, env: Env,
                                                            tmp_path: Path) -> None:
     src = tmp_path / "src"

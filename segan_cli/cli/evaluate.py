@@ -136,7 +136,7 @@ def evaluate(
     if clean is not None and ckpt:
         raise SeganError("--ckpt scores a model on a corpus: use it with --data",
                          "or enhance the files first and pass the folder as --enhanced")
-    inputs = [resolve_checkpoint(c) for c in ckpt or [] if not is_default(c)]
+    inputs = _inputs(ckpt, config, data, clean, enhanced)
     for path in (csv_path, json_path):
         if path is not None:  # before scoring; the write itself is guarded again
             check_output(path, overwrite, inputs)
@@ -147,7 +147,7 @@ def evaluate(
     files_spec = parse_files(report_files)
     report_dir = None
     if report is not None:  # before scoring; the folder is staged and published at the end
-        given = [p for p in (data, clean, *(enhanced or [])) if p is not None]
+        given = [p for p in (clean, *(enhanced or [])) if p is not None]
         report_dir = check_report_dir(report, overwrite, [*given, *inputs])
         for path in (csv_path, json_path):
             if path is not None and resolve_output(path).is_relative_to(report_dir):
@@ -223,7 +223,7 @@ def evaluate(
     for message in sorted(warned):  # one line per file, however many rows read it
         err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
     if csv_path is not None:
-        _write_csv(csv_path, systems, cols, overwrite)
+        _write_csv(csv_path, systems, cols, overwrite, inputs)
         console.print(f"per-file values written to [bold]{csv_path}[/]")
     if json_path is not None:
         write_text_atomic(json_path, json.dumps(
@@ -234,7 +234,7 @@ def evaluate(
                  for s in systems if s.result is not None},
              "paired_note": "paired: row minus baseline over the files both scored; mean, "
                             "Student-t 95% interval, two-sided paired t-test p-value"},
-            indent=1), overwrite)
+            indent=1), overwrite, inputs)
         console.print(f"summary written to [bold]{json_path}[/]")
     if report_dir is not None and choice is not None:
         with RichProgress(transient=True) as progress:
@@ -246,7 +246,24 @@ def evaluate(
                       highlight=False, soft_wrap=True)
 
 
-def _write_csv(path: Path, systems: list, cols: tuple[str, ...], overwrite: bool) -> None:
+def _inputs(ckpt: list[str] | None, config: Path | None, data: Path | None,
+            clean: Path | None, enhanced: list[Path] | None) -> list[Path]:
+    """Every file this run reads, which no output may replace even with --overwrite:
+    checkpoints, the settings file, the corpus' own files, the recordings scored."""
+    from segan_cli.core.data.pipeline.corpus import corpus_inputs
+    from segan_cli.core.data.sources.pairs import list_audio
+
+    inputs = [resolve_checkpoint(c) for c in ckpt or [] if not is_default(c)]
+    inputs += [config] if config is not None else []
+    inputs += corpus_inputs(data) if data is not None else []
+    for folder in (clean, *(enhanced or [])):
+        if folder is not None and Path(folder).is_dir():
+            inputs += list_audio(folder).values()
+    return inputs
+
+
+def _write_csv(path: Path, systems: list, cols: tuple[str, ...], overwrite: bool,
+               inputs: list[Path]) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf)
     extra = ("llr", "wss")
@@ -259,4 +276,4 @@ def _write_csv(path: Path, systems: list, cols: tuple[str, ...], overwrite: bool
         for failure in res.failures:
             writer.writerow([system.label, failure.name, *([""] * (len(cols) + 2)),
                              failure.message])
-    write_text_atomic(path, buf.getvalue(), overwrite)
+    write_text_atomic(path, buf.getvalue(), overwrite, inputs)

@@ -48,7 +48,7 @@ def info(
         if not ckpt.is_dir():
             raise SeganError(f"--plot draws the training log of a run folder; {path} is a "
                              "checkpoint file", "give the run folder (segan train --out)")
-        check_output(plot, overwrite)  # before the work
+        check_output(plot, overwrite, _run_inputs(ckpt))  # before the work
         _plot_curves(ckpt, plot, overwrite)
         if not any(ckpt.glob("*.ckpt")) and not any(ckpt.glob("checkpoints/*.ckpt")):
             return  # a run that has logged but not yet saved: the curves are all there is
@@ -76,6 +76,13 @@ def info(
             value = f"{value:,}"
         table.add_row(key.replace("_", " "), str(value))
     console.print(table)
+
+
+def _run_inputs(run_dir: Path) -> list[Path]:
+    """What a run folder holds besides pictures (checkpoints, logs, settings): inputs,
+    which --plot never replaces; an earlier curves PNG there may be."""
+    return [p for p in run_dir.iterdir()
+            if not (p.is_file() and p.suffix.lower() in (".png", ".svg", ".pdf", ".jpg"))]
 
 
 def _plot_curves(run_dir: Path, out: Path, overwrite: bool) -> None:

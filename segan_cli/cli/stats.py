@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from segan_cli.cli.common import console, titled_table, user_errors
+from segan_cli.core.data.pipeline.corpus import corpus_inputs
 from segan_cli.core.data.pipeline.manifest import load_manifest
 from segan_cli.core.data.pipeline.stats import corpus_summary, plot_summary
 from segan_cli.core.output_guard import check_output
@@ -45,8 +46,8 @@ def stats(
     segan stats data/voicebank --plot voicebank.png --json > voicebank.json
     ```
     """
-    if plot is not None:
-        check_output(plot, overwrite)  # before the work
+    if plot is not None:  # before the work; a corpus' own files are inputs
+        check_output(plot, overwrite, corpus_inputs(corpus))
     manifest = load_manifest(corpus)
     summary = corpus_summary(corpus, manifest)
     if plot is not None:

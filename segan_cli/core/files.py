@@ -11,7 +11,7 @@ outputs the user named pass the user's ``--overwrite`` instead.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from segan_cli.core.output_guard import guarded_output, write_bytes
@@ -25,6 +25,7 @@ def atomic_path(final: Path, suffix: str | None = None, overwrite: bool = True
         yield tmp
 
 
-def write_text_atomic(path: Path, text: str, overwrite: bool = True) -> None:
-    """Write a small text file atomically (UTF-8)."""
-    write_bytes(path, text.encode("utf-8"), overwrite)
+def write_text_atomic(path: Path, text: str, overwrite: bool = True,
+                      inputs: Iterable[Path | str] = ()) -> None:
+    """Write a small text file atomically (UTF-8); never onto one of ``inputs``."""
+    write_bytes(path, text.encode("utf-8"), overwrite, inputs)

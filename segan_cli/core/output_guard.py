@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -147,17 +148,53 @@ def same_file(a: Path | str, b: Path | str) -> bool:
         return resolve_output(a) == resolve_output(b)
 
 
+_INPUT_HINT = "choose another output: inputs are never replaced"
+
+
+def refuse_inputs(path: Path | str, final: Path, inputs: Iterable[Path | str]) -> None:
+    """Refuse an output that is an input file, or an existing file below an input
+    folder (a corpus' own files, a folder of recordings): ``--overwrite`` never
+    replaces what a command reads."""
+    exists = os.path.lexists(final)
+    for src in inputs:
+        if os.path.isdir(src):
+            if exists and final.is_relative_to(resolve_output(src)):
+                raise SeganError(f"output {_shown(path, final)} is a file of the input "
+                                 f"folder {src}", _INPUT_HINT)
+        elif same_file(src, final):
+            raise SeganError(f"output {_shown(path, final)} is the input file {src}",
+                             _INPUT_HINT)
+
+
+def special_kind(path: Path | str) -> str | None:
+    """What ``path`` is when it exists but is neither a regular file nor a folder (a
+    FIFO, a device node, a socket): reading or replacing it would not do what the user
+    meant; None otherwise (symbolic links are followed)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return None
+
+
 def check_output(path: Path | str, overwrite: bool = False,
                  inputs: Iterable[Path | str] = ()) -> Path:
-    """The resolved output path, after refusing an input, a folder or (without
-    ``overwrite``) an existing file; call it before the work to fail early."""
+    """The resolved output path, after refusing an input (a file, or an existing file
+    below an input folder), a folder, a special file (FIFO, device, socket) or
+    (without ``overwrite``) an existing file; call it before the work to fail early."""
     final = resolve_output(path)
-    for src in inputs:
-        if same_file(src, final):
-            raise SeganError(f"output {_shown(path, final)} is the input file {src}",
-                             "choose another output: inputs are never replaced")
+    refuse_inputs(path, final, inputs)
     if final.is_dir():
         raise OutputError(f"output {_shown(path, final)} is a folder", "name a file")
+    kind = special_kind(final)
+    if kind is not None:
+        raise OutputError(f"output {_shown(path, final)} is {kind}, not a regular file",
+                          "name a regular file: --overwrite replaces only those")
     if os.path.lexists(final) and not overwrite:
         raise OutputExistsError(f"output exists: {_shown(path, final)}", OVERWRITE_HINT)
     return final

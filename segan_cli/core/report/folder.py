@@ -58,10 +58,14 @@ def check_report_dir(path: Path | str, overwrite: bool = False,
     nearest existing folder above) each raise a one-line error.
     """
     final = resolve_output(path)
+    filled = final.is_dir() and not _is_empty(final)
     for src in inputs:
         src_path = resolve_output(src)
         if src_path == final or final in src_path.parents:
             raise SeganError(f"report folder {path} holds the input {src}",
+                             "choose another folder: inputs are never replaced")
+        if filled and src_path.is_dir() and final.is_relative_to(src_path):
+            raise SeganError(f"report folder {path} is a folder of the input {src}",
                              "choose another folder: inputs are never replaced")
     if final.exists() and not final.is_dir():
         raise OutputError(f"report folder {path} is a file", "name a folder")

@@ -7,9 +7,10 @@ prepare picks up where it stopped. ``manifest.json`` is written last.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from segan_cli.core.audio import write_audio
-from segan_cli.core.data.pipeline.cache import CACHE_DIR, build_split_cache
+from segan_cli.core.data.pipeline.cache import CACHE_DIR, build_split_cache, cache_paths
 from segan_cli.core.data.pipeline.manifest import MANIFEST_NAME, SPLITS, Manifest, Utterance
 from segan_cli.core.data.pipeline.stats import corpus_stats
 from segan_cli.core.temporaries import remove_stale
@@ -44,12 +45,16 @@ def measured_snr(clean: np.ndarray, noisy: np.ndarray) -> float | None:
 class CorpusBuilder:
     """Adds (clean, noisy) pairs to a corpus folder and finalises it."""
 
-    def __init__(self, root: Path, name: str, sample_rate: int, force: bool = False) -> None:
+    def __init__(self, root: Path, name: str, sample_rate: int, force: bool = False,
+                 sources: Sequence[Path | None] = ()) -> None:
         self.root = Path(root)
         self.name = name
         self.sample_rate = int(sample_rate)
+        #: files below the split and cache folders that --force left (not prepare's own)
+        self.kept: list[str] = []
         if self.root.exists() and not self.root.is_dir():
             raise CorpusError(f"output path exists and is not a folder: {self.root}")
+        _refuse_source_folder(self.root, sources)
         self._refuse_foreign()
         if (self.root / MANIFEST_NAME).is_file():
             if not force:
@@ -111,12 +116,23 @@ class CorpusBuilder:
                 self.done[(rec["split"], utt.id)] = utt
 
     def clear(self) -> None:
-        """Remove everything a previous prepare wrote (only our own files)."""
+        """Remove what a previous prepare wrote, as its manifest and progress file list
+        it (wavs, cache arrays, the two files, folders left empty). A user's file put
+        beside them stays, and is listed in :attr:`kept` for the caller to name."""
+        remove_stale(self.root, recursive=True)
+        owned = [*_listed_wavs(self.root)]
         for split in SPLITS:
-            shutil.rmtree(self.root / split, ignore_errors=True)
-        shutil.rmtree(self.root / CACHE_DIR, ignore_errors=True)
+            owned += cache_paths(self.root, split).values()
+        for path in owned:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        for folder in (*SPLITS, CACHE_DIR):
+            _remove_empty_folders(self.root / folder)
         for name in (MANIFEST_NAME, PROGRESS_NAME):
             (self.root / name).unlink(missing_ok=True)
+        self.kept = sorted(p.relative_to(self.root).as_posix() for folder in
+                           (*SPLITS, CACHE_DIR) for p in (self.root / folder).rglob("*")
+                           if not p.is_dir())
 
     @property
     def resumed(self) -> int:
@@ -172,3 +188,57 @@ class CorpusBuilder:
         manifest.save(self.root)
         (self.root / PROGRESS_NAME).unlink(missing_ok=True)
         return manifest
+
+
+def corpus_inputs(root: Path) -> list[Path]:
+    """What commands reading a corpus read, hence never replace: the manifest, the
+    progress file, the split and cache folders (and the extracted sources and
+    downloads of ``prepare voicebank``)."""
+    root = Path(root)
+    return [root / MANIFEST_NAME, root / PROGRESS_NAME, *(root / s for s in SPLITS),
+            root / CACHE_DIR, root / "sources", root / "downloads"]
+
+
+def _refuse_source_folder(root: Path, sources: Sequence[Path | None]) -> None:
+    """A corpus written into (or below) a folder of source recordings mixes its wavs
+    with the user's, and the next run reads them back as sources."""
+    out = root.resolve()
+    for src in sources:
+        if src is not None and out.is_relative_to(Path(src).resolve()):
+            raise CorpusError(f"--out {root} is inside the source folder {src}: the corpus "
+                              "would be written among the recordings it is made from",
+                              "choose an --out folder outside the source folders")
+
+
+def _listed_wavs(root: Path) -> list[Path]:
+    """The wavs a (possibly damaged) manifest and progress file say prepare wrote,
+    limited to the split folders: a hand-edited path never reaches anything else."""
+    records: list[Any] = []
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads((root / MANIFEST_NAME).read_text(encoding="utf-8"))
+        for utts in (data.get("splits") or {}).values():
+            records += utts if isinstance(utts, list) else []
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        for line in (root / PROGRESS_NAME).read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError, AttributeError):
+                records.append(json.loads(line).get("utt"))
+    found = []
+    for rec in records:
+        for key in ("clean", "noisy"):
+            rel = rec.get(key) if isinstance(rec, dict) else None
+            if not isinstance(rel, str):
+                continue
+            parts = Path(rel).parts
+            if len(parts) > 1 and parts[0] in SPLITS and ".." not in parts \
+                    and not Path(rel).is_absolute() and rel.endswith(".wav"):
+                found.append(root / rel)
+    return found
+
+
+def _remove_empty_folders(top: Path) -> None:
+    """Remove ``top`` and the folders below it that hold nothing, deepest first."""
+    if not top.is_dir() or top.is_symlink():
+        return
+    for folder, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)  # fails, as it should, while anything is left in it

@@ -180,6 +180,9 @@ def resampler_record(quality: str) -> dict[str, str]:
 def finish_corpus(builder: CorpusBuilder, source: dict, progress: Progress | None) -> Manifest:
     """Cache, statistics and manifest, with a progress phase."""
     progress = progress or SilentProgress()
+    if builder.kept:
+        progress.note(f"--force left {len(builder.kept)} file(s) in {builder.root} that "
+                      f"prepare did not write: {name_list(builder.kept)}")
     progress.start("building window cache", len(builder.done))
     return builder.finish(source, progress.advance)
 
@@ -197,7 +200,8 @@ def prepare_pairs(
         raise CorpusError("give both --test-clean and --test-noisy, or neither")
     if test_clean is not None and test_noisy is not None:
         splits["test"] += match_pairs(test_clean, test_noisy, sample_rate=sample_rate)
-    builder = CorpusBuilder(out, Path(out).resolve().name, sample_rate, force)
+    builder = CorpusBuilder(out, Path(out).resolve().name, sample_rate, force,
+                            sources=(clean_dir, noisy_dir, test_clean, test_noisy))
     for split, items in splits.items():
         add_pairs(builder, split, items, quality, progress)
     source = {
