@@ -12,7 +12,7 @@ import io
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -33,21 +33,22 @@ from segan_cli.cli.common import (
 )
 from segan_cli.core import batch_enhance
 from segan_cli.core.audio import AudioBytes, AudioSource, audio_info, write_format
-from segan_cli.core.output_guard import check_output
+from segan_cli.core.output_guard import check_output, same_file
 from segan_cli.core.temporaries import remove_stale
 from segan_cli.errors import SeganError
+from segan_cli.settings import EnhanceSettings
 from segan_cli.weights import default_model_note, is_default, resolve_checkpoint
 
 
 @user_errors
 def enhance(
-    source: Annotated[Path, typer.Argument(
-        help="A recording (any format libsndfile reads), a folder of recordings, or - "
-             "for standard input.")],
-    output: Annotated[Path | None, typer.Argument(
-        help="Output file (file input); its extension picks the format; - writes WAV to "
-             "standard output.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (or file).")
+    paths: Annotated[list[Path], typer.Argument(
+        metavar="INPUT... [OUTPUT]", show_default=False,
+        help="Recordings (any format libsndfile reads) or folders, - for standard input; "
+             "then the output file, unless --out is given. With one input and no output, "
+             "the output is INPUT.enhanced.EXT beside it.")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder (several inputs, a folder) or file (one input).")
                    ] = None,
     ckpt: Annotated[str | None, typer.Option(
         help="Checkpoint from `segan train`; default: the packaged default model.",
@@ -74,17 +75,21 @@ def enhance(
     config: ConfigOpt = None,
     sets: SetOpt = None,
 ) -> None:
-    """Denoise a recording or a folder: the default model, a checkpoint, or Wiener.
+    """Denoise recordings or folders: the default model, a checkpoint, or Wiener.
 
-    The output keeps the input's rate, channels and length, and its sample format when
-    the output's container takes it (else that container's default). Folder runs keep
-    the folder structure and never replace a file without `--overwrite`. `-` reads the
-    recording from standard input or writes WAV to standard output.
+    `segan enhance IN OUT` writes one file; `segan enhance IN` writes `IN.enhanced.EXT`
+    beside it; `segan enhance A B C --out DIR` enhances several inputs into DIR (a
+    folder input keeps its tree under DIR/NAME). The output keeps the input's rate,
+    channels and length, and its sample format when the output's container takes it
+    (else that container's default). Folder runs keep the folder structure and never
+    replace a file without `--overwrite`. `-` reads the recording from standard input
+    or writes WAV to standard output.
 
     **Examples**
 
     ```
     segan enhance noisy.wav clean.wav
+    segan enhance a.wav b.wav c.flac --out enhanced/
     segan enhance recordings/ --out enhanced/ --ckpt runs/adv/best.ckpt --workers 2
     cat in.flac | segan enhance - - --dry 0.2 > out.wav
     ```
@@ -93,44 +98,34 @@ def enhance(
         "device": device, "batch_size": batch_size, "chunking": chunking, "seed": seed,
         "dry": dry}})
     e = settings.enhance
-    dry = e.requested_dry
-    if output is not None and out is not None:
-        raise SeganError("give the output either as OUTPUT or as --out, not both")
+    sources, output = _inputs_and_output(paths, out, overwrite)
     workers = worker_count(workers)
     if method not in ("model", "wiener"):
         raise SeganError(f"unknown --method {method!r}", "use model or wiener")
-    stdio = None
-    if str(source) == "-" or str(output or out) == "-":  # checked before the model loads
-        stdio = _stdio_ends(source, output or out, overwrite)
-    if method == "model":
-        path = resolve_checkpoint(ckpt)
-        denoiser = Denoiser.open(path, e)  # a bad checkpoint fails here, before any work
-        bundle = denoiser.bundle
-        if workers > 1:  # each worker process loads the checkpoint itself
-            options = (e.chunking, e.batch_size, e.block_seconds, e.seed, e.dc_block_hz, dry)
-            factory = functools.partial(batch_enhance.model_enhancer, path, e.device, *options)
-        else:  # the Python API's enhancer: one path for both
-            factory = denoiser.file_enhancer
-        label = f"{bundle.arch} checkpoint {path.name}"
-        if is_default(ckpt):
-            label = "the default model"
-            err_console.print(f"[yellow]note:[/] {default_model_note(bundle)}",
-                              highlight=False, soft_wrap=True)
+    stdio = jobs = skipped = None  # the inputs and outputs are checked before the model loads
+    passed_over: list[tuple[Path, str]] = []
+    single = len(sources) == 1 and sources[0].is_file()
+    if str(sources[0]) == "-" or str(output) == "-":
+        stdio = _stdio_ends(sources[0], output, overwrite)
     else:
-        factory = functools.partial(batch_enhance.wiener_enhancer, e.block_seconds)
-        label = "Wiener filter"
+        for source in sources:
+            passed_over += batch_enhance.not_enhanced(source, glob)
+        for entry, reason in passed_over:  # said even when nothing is left to enhance
+            err_console.print(f"[yellow]not enhanced:[/] {entry} ({reason})",
+                              highlight=False, soft_wrap=True)
+        if len(sources) > 1:
+            assert output is not None
+            jobs, skipped = batch_enhance.plan_many(sources, output, glob, overwrite)
+        else:
+            jobs, skipped = batch_enhance.plan(sources[0], output, glob, overwrite)
+        if single:
+            audio_info(sources[0])  # a clear error before any work for a single bad file
+    factory, label = _enhancer_factory(method, ckpt, e, workers)
     if stdio is not None:
         _enhance_stdio(factory(), *stdio, label, overwrite)
         return
-    passed_over = batch_enhance.not_enhanced(source, glob)
-    for entry, reason in passed_over:
-        err_console.print(f"[yellow]not enhanced:[/] {entry} ({reason})", highlight=False,
-                          soft_wrap=True)
-    jobs, skipped = batch_enhance.plan(source, output or out, glob, overwrite)
+    assert jobs is not None and skipped is not None
     remove_stale({job.dst.parent for job in jobs + skipped})  # left by a killed run
-    single = source.is_file()
-    if source.is_file():
-        audio_info(source)  # a clear error before any work for a single bad file
     total_seconds = 0.0
     for job in jobs:
         try:
@@ -174,7 +169,7 @@ def enhance(
     if single and failures:
         raise fail(failures[0][1])
     ok = len(jobs) - len(failures)
-    where = jobs[0].dst if len(jobs) == 1 and single else (output or out)
+    where = jobs[0].dst if len(jobs) == 1 and single else output
     rtf = f", real-time factor {wall / done_seconds:.3f}" if done_seconds else ""
     console.print(f"enhanced {ok} file(s), {done_seconds:.1f} s of audio in {wall:.1f} s"
                   f"{rtf} -> [bold]{where}[/]")
@@ -186,6 +181,74 @@ def enhance(
                           "the others are complete. Re-run to retry only the failed ones.")
     if failures or passed_over:  # some of what was asked for has no output: say so
         raise typer.Exit(1)
+
+
+def _inputs_and_output(paths: list[Path], out: Path | None, overwrite: bool
+                       ) -> tuple[list[Path], Path | None]:
+    """(the inputs, the output) from the positional arguments and ``--out``.
+
+    With ``--out`` every argument is an input. Without it two arguments are INPUT
+    OUTPUT, as always, unless the second is an existing recording: a DeepFilterNet
+    user's ``segan enhance a.wav b.wav`` means two inputs, so that is refused by name
+    (never with advice to overwrite it). One input file without an output gets
+    ``NAME.enhanced.EXT`` beside it.
+    """
+    if out is not None:
+        if len(paths) == 2 and (str(paths[1]) == "-" or not os.path.lexists(paths[1])):
+            raise SeganError("give the output either as OUTPUT or as --out, not both",
+                             "with --out, every argument is an input")
+        if len(paths) > 1 and "-" in map(str, paths):
+            raise SeganError("- (standard input) is one recording: it cannot be one of "
+                             "several inputs", "enhance it in a run of its own")
+        return paths, out
+    if len(paths) > 2:
+        raise SeganError(f"{len(paths)} inputs need an output folder",
+                         "give --out DIR: every argument is then an input")
+    if len(paths) == 2:
+        first, second = paths
+        if (not overwrite and str(second) != "-" and str(first) != "-"
+                and _is_recording(second) and not same_file(first, second)):
+            raise SeganError(f"{second} is an existing recording; to enhance several files "
+                             "give --out DIR", f"if {second} is an earlier output, delete it "
+                             "or name another output")
+        return [first], second
+    (only,) = paths
+    if str(only) != "-" and only.is_file():
+        return paths, batch_enhance.default_output(only)
+    return paths, None
+
+
+def _is_recording(path: Path) -> bool:
+    """Whether ``path`` is a file libsndfile reads as audio (an input, not an output)."""
+    if not path.is_file():
+        return False
+    try:
+        audio_info(path)
+    except SeganError:
+        return False
+    return True
+
+
+def _enhancer_factory(method: str, ckpt: str | None, e: EnhanceSettings, workers: int
+                      ) -> tuple[Callable[[], batch_enhance.FileEnhancer], str]:
+    """(what makes the file enhancer, its label for progress): the model is loaded here,
+    after every input and output has been checked."""
+    if method == "wiener":
+        return functools.partial(batch_enhance.wiener_enhancer, e.block_seconds), \
+            "Wiener filter"
+    path = resolve_checkpoint(ckpt)
+    denoiser = Denoiser.open(path, e)  # a bad checkpoint fails here, before any work
+    bundle = denoiser.bundle
+    factory: Callable[[], batch_enhance.FileEnhancer] = denoiser.file_enhancer
+    if workers > 1:  # each worker process loads the checkpoint itself
+        options = (e.chunking, e.batch_size, e.block_seconds, e.seed, e.dc_block_hz,
+                   e.requested_dry)
+        factory = functools.partial(batch_enhance.model_enhancer, path, e.device, *options)
+    if not is_default(ckpt):
+        return factory, f"{bundle.arch} checkpoint {path.name}"
+    err_console.print(f"[yellow]note:[/] {default_model_note(bundle)}", highlight=False,
+                      soft_wrap=True)
+    return factory, "the default model"
 
 
 def _stdio_ends(source: Path, dest: Path | None, overwrite: bool

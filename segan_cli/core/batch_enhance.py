@@ -102,6 +102,54 @@ def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = F
     return todo, skipped
 
 
+def default_output(src: Path) -> Path:
+    """Where a recording's output goes when none is named: beside it, ``a.wav`` ->
+    ``a.enhanced.wav`` (the input's format when it can be written, else WAV), so an
+    omitted output never lands on a file of the user's."""
+    suffix = src.suffix if src.suffix.lower() in AUDIO_SUFFIXES else ".wav"
+    return src.with_name(f"{src.stem}.enhanced{suffix}")
+
+
+def plan_many(sources: list[Path], dst: Path, pattern: str = "**/*", overwrite: bool = False
+              ) -> tuple[list[Job], list[Job]]:
+    """(jobs to run, jobs skipped) for several inputs into the folder ``dst``: a file
+    goes to ``dst/NAME``, a folder's tree to ``dst/FOLDER_NAME/``. As in a folder run, an
+    output that exists is skipped (a re-run resumes) unless ``overwrite``; two inputs
+    that would share an output name, an output that is an input, or a ``dst`` that is a
+    file are refused before any work."""
+    if dst.exists() and not dst.is_dir():
+        raise SeganError(f"several inputs need an output folder, but {dst} is a file",
+                         "pass --out OUT_DIR")
+    for src in sources:
+        if not Path(src).exists():
+            raise SeganError(f"input not found: {src}")
+    todo: list[Job] = []
+    skipped: list[Job] = []
+    for src in map(Path, sources):
+        if src.is_dir():
+            jobs, skips = plan(src, dst / src.name, pattern, overwrite)
+        else:
+            job = Job(src, dst / src.name, overwrite)
+            write_format(job.dst)
+            final = resolve_output(job.dst)
+            for other in sources:
+                if same_file(other, final):
+                    raise SeganError(f"output {job.dst} is the input file {other}",
+                                     "choose another --out: inputs are never replaced")
+            exists = os.path.lexists(final) and not overwrite
+            jobs, skips = ([], [job]) if exists else ([job], [])
+        todo += jobs
+        skipped += skips
+    seen: dict[Path, Path] = {}
+    for job in todo + skipped:
+        final = resolve_output(job.dst)
+        if final in seen:
+            raise SeganError(f"{seen[final]} and {job.src} would both be written to "
+                             f"{job.dst}", "enhance them in two runs with different --out")
+        seen[final] = job.src
+    return todo, skipped
+
+
 def not_enhanced(src: Path, pattern: str = "**/*") -> list[tuple[Path, str]]:
     """Everything of a folder run that looks like audio but will not be enhanced, with
     the reason, so a run never drops it unsaid: entries named like audio that are not
