@@ -752,6 +752,64 @@ def test_non_tensor_state_entry_is_one_line(cli: Cli, env: Env, tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ckpt"]
 
 
+def _expanded(ckpt: dict) -> None:
+    """Six layers of 1024 channels (490 M weights), each tensor one value expanded."""
+    from segan_cli.core.models import build_generator
+
+    settings = load_settings(None, ["data.window=1024", "data.hop=512", "model.kernel_size=31",
+                                    "model.encoder_channels=[1024,1024,1024,1024,1024,1024]"])
+    with torch.device("meta"):
+        shapes = {k: v.shape for k, v in
+                  build_generator(settings.model, settings.data.window).state_dict().items()}
+    ckpt["state_dict"] = {f"generator.{k}": torch.zeros(()).expand(shape)
+                          for k, shape in shapes.items()}
+    ckpt["hyper_parameters"]["settings"] = settings.model_dump(mode="json")
+
+
+def _shared(ckpt: dict) -> None:
+    """Every tensor a view of one storage: each fits it, together they do not."""
+    state = ckpt["state_dict"]
+    store = torch.zeros(max(v.numel() for v in state.values()))
+    ckpt["state_dict"] = {k: store[:v.numel()].view(v.shape) if v.is_floating_point() else v
+                          for k, v in state.items()}
+
+
+@pytest.mark.parametrize("edit,expect", [
+    (_expanded, "tensor generator.encoder.0.weight declares 31744 values but the file "
+                "stores 1"),
+    (_shared, "tensors share their values"),
+], ids=["expanded", "shared"])
+@pytest.mark.parametrize("command", ["info", "enhance", "export"])
+def test_checkpoint_declaring_more_than_it_stores_is_refused(cli: Cli, env: Env,
+                                                             tmp_path: Path, edit, expect: str,
+                                                             command: str) -> None:
+    """A 13 kB checkpoint of expanded tensors passed the meta-device shape check, then
+    the generator was allocated (4 GB): refused now before anything is built."""
+    bad = _tiny_checkpoint(tmp_path / "bad.ckpt", edit=edit)
+    assert edit is _shared or bad.stat().st_size < 100_000  # for 490 M weights
+    args = {"info": ["info", bad], "enhance": ["enhance", env.wav, tmp_path / "o.wav",
+                                               "--ckpt", bad],
+            "export": ["export", "--ckpt", bad, "--out", tmp_path / "o.pt"]}[command]
+    line = _one_line(cli(*args, code=2))
+    assert expect in line and "bad.ckpt" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ckpt"]
+
+
+def test_checkpoint_archive_unpacking_beyond_its_size_is_refused(cli: Cli, env: Env,
+                                                                 tmp_path: Path) -> None:
+    """torch writes its archive uncompressed; a deflated one can unpack to any size."""
+    import zipfile
+
+    good = _tiny_checkpoint(tmp_path / "good.ckpt")
+    bad = tmp_path / "bad.ckpt"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info) + bytes(1 << 20) * (
+                info.filename.endswith("version")))
+    line = _one_line(cli("info", bad, code=2))
+    assert "unpacks to" in line and "bad.ckpt" in line
+
+
 def test_foreign_pickle_is_one_line_without_torch_warnings(cli: Cli, tmp_path: Path) -> None:
     import pickle
 

@@ -9,8 +9,10 @@ and builds only the generator. :func:`checkpoint_info` reads the same files for
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +78,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}",
                               "train one with `segan train` or check the --ckpt path")
+    _check_archive(path)
     try:
         with warnings.catch_warnings():  # e.g. a foreign pickle protocol: the error says it
             warnings.simplefilter("ignore")
@@ -93,7 +96,50 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not a segan training checkpoint: {odd}",
                               "the checkpoint was edited or damaged; use one written by "
                               "`segan train`")
+    check_storage(state, path)
     return ckpt
+
+
+_CRAFTED = "the checkpoint was edited or damaged; use one written by `segan train`"
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a checkpoint archive whose entries unpack to more bytes than the file
+    holds: torch writes them uncompressed, so only a crafted file can, and it could
+    make loading allocate far more than its size."""
+    with contextlib.suppress(OSError, zipfile.BadZipFile):
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > path.stat().st_size:
+            raise CheckpointError(f"{path} unpacks to {unpacked} bytes from a file of "
+                                  f"{path.stat().st_size}: not a checkpoint torch wrote",
+                                  _CRAFTED)
+
+
+def check_storage(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Refuse tensors that declare more values than the file stores for them.
+
+    A tensor saved expanded (stride 0) or as an overlapping view passes every shape
+    check while holding a few bytes, and the generator built to receive it would
+    allocate its full size: a 38 kB file asked for 4 GB. With every value stored,
+    what loading a checkpoint allocates is bounded by the file's own size.
+    """
+    stored: dict[int, int] = {}
+    declared = 0
+    for name, value in state.items():
+        need = value.numel() * value.element_size()
+        storage = value.untyped_storage()
+        have = storage.nbytes() - value.storage_offset() * value.element_size()
+        if need > have:
+            raise CheckpointError(f"{path}: tensor {name} declares {value.numel()} values "
+                                  f"but the file stores {max(have, 0) // value.element_size()}"
+                                  " for it", _CRAFTED)
+        stored[storage.data_ptr()] = storage.nbytes()
+        declared += need
+    if declared > sum(stored.values()):
+        raise CheckpointError(f"{path}: its tensors declare {declared} bytes but the file "
+                              f"stores {sum(stored.values())} (tensors share their values)",
+                              _CRAFTED)
 
 
 def checkpoint_settings(ckpt: dict[str, Any], path: Path,
