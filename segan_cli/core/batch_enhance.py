@@ -261,11 +261,12 @@ def bundle_enhancer(bundle: GeneratorBundle, chunking: str = "ola", batch_size: 
                     block_seconds, dc_block_hz)
 
 
-def wiener_enhancer(block_seconds: float = 30.0) -> FileEnhancer:
-    """The Wiener-filter baseline as a file enhancer (streamed in blocks)."""
+def wiener_enhancer(block_seconds: float = 30.0, dry: float = 0.0) -> FileEnhancer:
+    """The Wiener-filter baseline as a file enhancer (streamed in blocks), with ``dry``
+    of the input mixed back as for a model."""
     from segan_cli.core.enhance import WienerFileEnhancer
 
-    return WienerFileEnhancer(block_seconds)
+    return WienerFileEnhancer(block_seconds, dry)
 
 
 def run(jobs: list[Job], factory: Callable[[], FileEnhancer], workers: int = 1

@@ -140,9 +140,18 @@ class Enhancer:
         self.block_seconds = float(block_seconds)
         self.dc_block_hz = float(dc_block_hz)
 
+    @property
+    def bypass(self) -> bool:
+        """Whether the model's dry share is 1: the output is the input, so nothing runs
+        (no model, no DC blocker) and files are copied sample for sample."""
+        return float(getattr(self.model, "dry", 0.0)) >= 1.0
+
     def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int
                ) -> Iterator[np.ndarray]:
         """Enhance ``(frames, channels)`` blocks; yields blocks of the same total length."""
+        if self.bypass:
+            yield from unchanged(blocks, sample_rate, channels)
+            return
         msr = int(self.model.sample_rate)
         down = soxr.ResampleStream(sample_rate, msr, channels, "float32", RESAMPLE_QUALITY) \
             if sample_rate != msr else None
@@ -202,7 +211,27 @@ class Enhancer:
 
         Reads and writes in blocks; ``dst`` appears only when complete.
         """
-        return stream_file(self.stream, src, dst, self.block_seconds, subtype, overwrite)
+        return stream_file(self.stream, src, dst, self.block_seconds, subtype, overwrite,
+                           exact=self.bypass)
+
+
+def unchanged(blocks: Iterable[np.ndarray], sample_rate: int, channels: int
+              ) -> Iterator[np.ndarray]:
+    """The blocks as they came (``dry`` 1: the input is the output)."""
+    for block in blocks:
+        yield np.asarray(block).reshape(-1, channels)
+
+
+def exact_dtype(subtype: str) -> str:
+    """The dtype that carries a file's samples through a read and a write unchanged:
+    integers for PCM (and the 8-bit and companded codes, which decode to 16 bits), the
+    file's own float width for float files, float32 for lossy codecs (whose decoded
+    samples are all there is)."""
+    if subtype in ("PCM_24", "PCM_32"):
+        return "int32"
+    if subtype in ("PCM_16", "PCM_S8", "PCM_U8", "ULAW", "ALAW", "DWVW_12", "DWVW_16"):
+        return "int16"
+    return "float64" if subtype == "DOUBLE" else "float32"
 
 
 def enhance_array(stream: BlockStream, x: np.ndarray, sample_rate: int,
@@ -217,7 +246,8 @@ def enhance_array(stream: BlockStream, x: np.ndarray, sample_rate: int,
 
 
 def stream_file(stream: BlockStream, src: AudioSource, dst: Destination, block_seconds: float,
-                subtype: str | None = None, overwrite: bool = False) -> EnhanceReport:
+                subtype: str | None = None, overwrite: bool = False, exact: bool = False
+                ) -> EnhanceReport:
     """``src`` through ``stream`` into ``dst``, block by block (memory flat in duration).
 
     ``src`` is a file in any format libsndfile reads, or :class:`AudioBytes` (what came
@@ -228,7 +258,9 @@ def stream_file(stream: BlockStream, src: AudioSource, dst: Destination, block_s
     the output guard (never the input, replaced only with ``overwrite``) and appears
     only when complete. Faults are told apart: reading ``src`` is an AudioError naming
     it, writing ``dst`` an OutputError naming it, and NaN/Inf in what the model emits a
-    ModelOutputError naming the input (nothing is written).
+    ModelOutputError naming the input (nothing is written). ``exact`` moves the samples
+    in the file's own integer or float type (:func:`exact_dtype`), for a ``stream`` that
+    passes them through: a PCM or float input then comes out bit for bit.
     """
     info = audio_info(src)
     if info.frames == 0:
@@ -239,7 +271,8 @@ def stream_file(stream: BlockStream, src: AudioSource, dst: Destination, block_s
     name = dst if to_file else "standard output"
     subtype = output_subtype(name, fmt, subtype or info.subtype, info.sample_rate,
                              info.channels)
-    clip = subtype not in ("FLOAT", "DOUBLE")
+    dtype = exact_dtype(info.subtype) if exact else "float32"
+    clip = subtype not in ("FLOAT", "DOUBLE") and dtype.startswith("float")
     block = max(int(block_seconds * info.sample_rate), 1)
     read = [0]
     t0 = time.perf_counter()
@@ -250,7 +283,7 @@ def stream_file(stream: BlockStream, src: AudioSource, dst: Destination, block_s
             fh = stack.enter_context(guarded_file(Path(dst), overwrite, inputs=inputs))
         else:
             fh = dst
-        blocks = _read_blocks(fin, block, src, read)
+        blocks = _read_blocks(fin, block, src, read, dtype)
         try:  # reading errors were turned into AudioError by _read_blocks
             with sf.SoundFile(fh, "w", info.sample_rate, info.channels, subtype,
                               format=fmt) as fout:
@@ -281,11 +314,11 @@ def _check_emitted(out: np.ndarray, src: AudioSource) -> None:
             "the checkpoint is damaged or its training diverged: use another --ckpt")
 
 
-def _read_blocks(fin: sf.SoundFile, block: int, src: AudioSource, read: list[int]
-                 ) -> Iterator[np.ndarray]:
+def _read_blocks(fin: sf.SoundFile, block: int, src: AudioSource, read: list[int],
+                 dtype: str = "float32") -> Iterator[np.ndarray]:
     while True:
         try:
-            data = fin.read(block, dtype="float32", always_2d=True)
+            data = fin.read(block, dtype=dtype, always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(f"cannot decode {describe(src)}: {exc}") from exc
         if data.shape[0] == 0:
@@ -303,19 +336,33 @@ class WienerFileEnhancer:
     whole-signal :func:`~segan_cli.core.baselines.wiener_enhance` within float rounding.
     """
 
-    def __init__(self, block_seconds: float = 30.0) -> None:
+    def __init__(self, block_seconds: float = 30.0, dry: float = 0.0) -> None:
+        if not 0.0 <= dry <= 1.0:
+            raise SeganError(f"dry share {dry} is outside 0..1")
         self.block_seconds = float(block_seconds)
+        #: share of the input mixed back into the filter's output, as for a model
+        self.dry = float(dry)
+
+    @property
+    def bypass(self) -> bool:
+        """``dry`` 1: the input is the output; the filter does not run."""
+        return self.dry >= 1.0
 
     def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int
                ) -> Iterator[np.ndarray]:
         """Enhance ``(frames, channels)`` blocks; yields blocks of the same total length."""
+        if self.bypass:
+            yield from unchanged(blocks, sample_rate, channels)
+            return
         chains = [WienerStream(sample_rate) for _ in range(channels)]
+        mix = DryMix(self.dry, channels)
         for block in blocks:
             block = np.asarray(block, dtype=np.float32).reshape(-1, channels)
+            mix.keep(block)
             outs = [chain.push(block[:, c]) for c, chain in enumerate(chains)]
             if outs[0].size:
-                yield np.stack(outs, axis=1)
-        yield np.stack([chain.finish() for chain in chains], axis=1)
+                yield mix(np.stack(outs, axis=1))
+        yield mix(np.stack([chain.finish() for chain in chains], axis=1))
 
     def enhance(self, x: np.ndarray, sample_rate: int) -> np.ndarray:
         """Enhance an in-memory signal (1-D or ``(frames, channels)``); same shape out."""
@@ -325,7 +372,29 @@ class WienerFileEnhancer:
                      overwrite: bool = False) -> EnhanceReport:
         """Enhance ``src`` into ``dst`` like :meth:`Enhancer.enhance_file`."""
         rate = audio_info(src).sample_rate
-        if rate < WIENER_MIN_RATE:  # its 32 ms frames would hold no samples
+        if rate < WIENER_MIN_RATE and not self.bypass:  # 32 ms frames would hold no samples
             raise AudioError(f"{src} is sampled at {rate} Hz: the Wiener filter needs at "
                              f"least {WIENER_MIN_RATE} Hz", "resample the file first")
-        return stream_file(self.stream, src, dst, self.block_seconds, subtype, overwrite)
+        return stream_file(self.stream, src, dst, self.block_seconds, subtype, overwrite,
+                           exact=self.bypass)
+
+
+class DryMix:
+    """Mixes a share of the input back into a stream's output, which lags the input:
+    the input is kept until the output samples it aligns with arrive."""
+
+    def __init__(self, dry: float, channels: int) -> None:
+        self.dry = float(dry)
+        self.pending = np.zeros((0, channels), dtype=np.float32)
+
+    def keep(self, block: np.ndarray) -> None:
+        """Remember input samples (only when some of them will be mixed)."""
+        if self.dry:
+            self.pending = np.concatenate([self.pending, block])
+
+    def __call__(self, out: np.ndarray) -> np.ndarray:
+        if not self.dry:
+            return out
+        n = out.shape[0]
+        dry, self.pending = self.pending[:n], self.pending[n:]
+        return ((1.0 - self.dry) * out + self.dry * dry).astype(np.float32)
