@@ -18,7 +18,7 @@ app = typer.Typer(
          "enhance.\n\n"
          "Start with `segan enhance noisy.wav clean.wav` (the shipped default model), or "
          "follow the workflow below: `segan prepare demo --out data/demo`, "
-         "`segan train --data data/demo --config configs/tiny.yaml --out runs/demo`, "
+         "`segan train --data data/demo --config tiny --out runs/demo`, "
          "`segan evaluate --data data/demo --ckpt runs/demo/best.ckpt`.",
     no_args_is_help=True,
     add_completion=True,

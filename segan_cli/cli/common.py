@@ -36,6 +36,7 @@ from segan_cli.core.signals import (
     sigterm_arrived,
 )
 from segan_cli.errors import SeganError
+from segan_cli.presets import find_config
 from segan_cli.settings import Settings, load_settings
 
 #: the width of output that is not a terminal: wide enough that nothing wraps
@@ -124,7 +125,10 @@ def user_errors(func: F) -> F:
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Settings YAML file (see configs/).", show_default=False),
+    typer.Option("--config", "-c", show_default=False,
+                 help="Settings YAML file, or a built-in preset by name: tiny (CPU-sized), "
+                      "segan (the paper), adv (Advanced SEGAN), default (the default "
+                      "model's recipe)."),
 ]
 SetOpt = Annotated[
     list[str] | None,
@@ -149,7 +153,8 @@ def _built_in() -> Settings:
 
 def settings_from(config: Path | None, sets: list[str] | None, arch: str | None = None,
                   extra: dict[str, dict[str, Any]] | None = None) -> Settings:
-    return load_settings(config, sets or [], arch=arch, extra=extra)
+    path = find_config(config) if config is not None else None
+    return load_settings(path, sets or [], arch=arch, extra=extra)
 
 
 def worker_count(requested: int | None, flag: str = "--workers") -> int:

@@ -73,7 +73,7 @@ def train(
     **Examples**
 
     ```
-    segan train --data data/demo --config configs/tiny.yaml --max-epochs 2 --out runs/try
+    segan train --data data/demo --config tiny --max-epochs 2 --out runs/try
     segan train --data data/voicebank --arch adv --devices 4 --strategy ddp --out runs/adv
     segan train --data data/voicebank --arch adv --out runs/adv --resume
     segan train --data data/mine --init-from default --max-steps 2000 --out runs/mine
