@@ -114,6 +114,9 @@ class DataSettings(_Section):
     valid_speakers: list[str] = Field(default_factory=lambda: ["p286", "p287"])
     train_snrs: list[float] = Field(default_factory=lambda: [0.0, 5.0, 10.0, 15.0])
     test_snrs: list[float] = Field(default_factory=lambda: [2.5, 7.5, 12.5, 17.5])
+    valid_snrs: list[float] | None = Field(
+        None, description="SNRs of the validation mixtures of prepare mix/demo; default: "
+        "test_snrs, so that choosing on validation predicts the test sets")
     resample_quality: Literal["VHQ", "HQ", "MQ", "LQ", "QQ"] = "VHQ"
     seed: int = 0
     augment: AugmentSettings = Field(default_factory=AugmentSettings)
@@ -122,8 +125,8 @@ class DataSettings(_Section):
     def _hop_within_window(self) -> DataSettings:
         if self.hop > self.window:
             raise ValueError(f"hop ({self.hop}) must not exceed window ({self.window})")
-        for key in ("train_snrs", "test_snrs"):
-            if any(not -100 <= v <= 100 for v in getattr(self, key)):
+        for key in ("train_snrs", "test_snrs", "valid_snrs"):
+            if any(not -100 <= v <= 100 for v in getattr(self, key) or ()):
                 raise ValueError(f"{key} must lie within -100..100 dB")
         return self
 
@@ -151,6 +154,9 @@ class ModelSettings(_Section):
         "bn_relu", description="adv: the last decoder block, the seed's BN-ReLU or a plain conv")
     head_norm: Literal["batch", "none"] = Field(
         "batch", description="adv: the output head's BatchNorm (the seed's) or none")
+    condition: Literal["none", "wiener"] = Field(
+        "none", description="adv: also feed the window's Wiener estimate, and take the "
+        "residual over it")
 
     @model_validator(mode="after")
     def _non_empty(self) -> ModelSettings:
@@ -159,9 +165,9 @@ class ModelSettings(_Section):
         if self.arch == "segan" and self.head != "seed":
             raise ValueError("model.head applies to arch 'adv' (segan keeps its tanh output)")
         if self.arch == "segan" and (self.window_norm or self.decoder_last != "bn_relu"
-                                     or self.head_norm != "batch"):
-            raise ValueError("model.window_norm, model.decoder_last and model.head_norm "
-                             "apply to arch 'adv'")
+                                     or self.head_norm != "batch" or self.condition != "none"):
+            raise ValueError("model.window_norm, model.decoder_last, model.head_norm and "
+                             "model.condition apply to arch 'adv'")
         if any(c <= 0 for c in self.encoder_channels + self.disc_channels):
             raise ValueError("channel widths must be positive")
         for key in ("encoder_channels", "disc_channels"):

@@ -16,6 +16,7 @@ from segan_cli.core.audio import resample
 from segan_cli.core.data.sources import demo_clip_groups as cg
 from segan_cli.core.data.sources import demo_clip_measure as cm
 from segan_cli.core.data.sources import demo_clips as dc
+from segan_cli.core.data.sources import room_tone
 from segan_cli.core.data.sources.demo_clip_measure import ClipInfo, VoiceMeasure
 from segan_cli.core.data.sources.demo_noise import NOISE_FOLDERS, noise_specs
 from segan_cli.core.data.sources.demo_roles import (
@@ -173,14 +174,46 @@ def test_groups_are_consecutive_seeded_and_fill_a_window() -> None:
     assert len(two) == 1 and two[0].clips == ("a", "b")
 
 
-def test_join_group_levels_clips_with_silence_between() -> None:
+def longest_zero_run(x: np.ndarray) -> int:
+    """Length of the longest run of exact zeros in ``x``."""
+    zero = np.concatenate([[False], np.asarray(x) == 0, [False]])
+    edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
+    return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
+
+
+def test_join_group_levels_clips_over_room_tone_at_their_floor() -> None:
     clips = {"a": 0.01 * np.ones(8000, np.float32), "b": 0.5 * np.ones(4000, np.float32)}
+    clips["b"][1000:1500] = 0.0  # digital padding inside a clip is filled too
     g = cg.Group("tux-xx", "0000-x", ("a", "b"), (3000,))
-    y = cg.join_group(g, clips.__getitem__)
-    assert y.size == 15000 and not y[8000:11000].any()
+    # measured floors 50 dB below each clip's raw level: room tone near -70 dBFS
+    floors = {"a": -90.0, "b": -56.0}
+    y = cg.join_group(g, clips.__getitem__, floors.__getitem__)
+    assert y.size == 15000 and longest_zero_run(y) == 0
+    gap_db = 20 * np.log10(np.sqrt(np.mean(y[8000 + cg.FADE:11000 - cg.FADE] ** 2)))
+    assert -72.5 < gap_db < -66.0
     for part in (y[:8000], y[11000:]):
         core = part[cg.FADE:-cg.FADE]
-        assert abs(20 * np.log10(np.sqrt(np.mean(core ** 2))) - cg.CLIP_DBFS) < 0.5
+        assert abs(20 * np.log10(np.sqrt(np.mean(core ** 2))) - cg.CLIP_DBFS) < 1.0
+    # the same group is the same audio; a noisier voice gets louder room tone
+    assert np.array_equal(y, cg.join_group(g, clips.__getitem__, floors.__getitem__))
+    hiss = cg.join_group(g, clips.__getitem__, lambda k: floors[k] + 15)
+    assert 20 * np.log10(np.sqrt(np.mean(hiss[8100:10900] ** 2))) > gap_db + 12
+
+
+def test_written_groups_hold_no_digital_silence(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    lengths = {f"c{i}": int(rng.uniform(0.4, 1.0) * cm.RATE) for i in range(12)}
+    raw = {k: (0.1 * np.sin(np.arange(n) * 0.05)).astype(np.float32)
+           for k, n in lengths.items()}
+    infos = {k: cm.ClipInfo(44100, 0, n, -100.0, 200.0, None) for k, n in lengths.items()}
+    m = cm.VoiceMeasure("tux-xx", "tuxpaint-stamps-default", "xx", 44100, 200.0, -100.0,
+                        60.0, 0.0, infos)
+    groups = cg.plan_groups("tux-xx", lengths, 16384)
+    wavs = cg.write_groups(groups, m, {}, tmp_path, raw)
+    assert wavs
+    for w in wavs:  # 16-bit files: at most a few quantised zeros in a row
+        x, _ = sf.read(w, dtype="int16")
+        assert longest_zero_run(x) <= 4, w.name
 
 
 def test_build_clip_speech_writes_groups_once(tmp_path: Path,
@@ -300,3 +333,21 @@ def test_named_valid_speakers_override_the_choice() -> None:
     roles = voice_roles(["tux-ro", "klt-fr", "p286"], voices)
     assert {v for v, r in roles.items() if r == "valid"} == {"tux-ro", "klt-fr"}
     assert voice_roles([TEST_VOICE], voices)["it-carlo"] == "test"
+
+
+def test_digital_silence_becomes_room_tone_at_the_recordings_floor() -> None:
+    rng = np.random.default_rng(0)
+    x = (0.2 * np.sin(np.arange(32000) * 0.03)).astype(np.float32)
+    x[:8000] = 10 ** (-60 / 20) * rng.standard_normal(8000)  # a quiet, live pause
+    x[8000:12000] = 0.0  # gated to zero, as G.722 prompts are
+    x[20000:20003] = 0.0  # a zero crossing or two is ordinary audio
+    y = room_tone.fill_digital_silence(x, np.random.default_rng(1))
+    assert longest_zero_run(y) <= room_tone.MIN_RUN
+    assert np.array_equal(y[:8000], x[:8000]) and np.array_equal(y[12000:], x[12000:])
+    filled = 20 * np.log10(np.sqrt(np.mean(np.square(y[8000:12000]))))
+    assert abs(filled - (-60.0)) < 2.0  # the recording's own floor
+    loud = np.zeros(16000, np.float32)
+    loud[8000:] = 0.5  # no quiet live frame: room tone no louder than the upper bound
+    z = room_tone.fill_digital_silence(loud, np.random.default_rng(1))
+    level = 20 * np.log10(np.sqrt(np.mean(np.square(z[:8000]))))
+    assert abs(level - room_tone.FLOOR_DBFS[1]) < 0.5

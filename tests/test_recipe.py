@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from segan_cli.core.inference import GeneratorModel, load_bundle
-from segan_cli.core.losses import stft_loss
+from segan_cli.core.losses import relative_floor, stft_loss
 from segan_cli.core.models import build_generator, count_parameters
 from segan_cli.core.models.adv_generator import HEADS
 from segan_cli.core.training.module import SeganGAN
@@ -268,6 +268,22 @@ def test_stft_loss_is_finite_on_silence_and_passes_gradients() -> None:
     with torch.no_grad():
         after = stft_loss(est - 1e-3 * est.grad / est.grad.abs().max(), ref, RESOLUTIONS)
     assert after.item() < before.item()
+
+
+def test_stft_log_magnitude_floor_follows_each_reference_window() -> None:
+    """Digital silence in a target cannot dominate the loss: bins more than 60 dB below
+    the reference window's peak count as the floor, for estimate and reference alike, so
+    a hiss 90 dB down costs next to nothing while audible noise still costs."""
+    ref = _speechlike()
+    ref[..., WINDOW // 2:] = 0.0  # a clean target with a gap of exact zeros
+    noise = torch.randn(ref.shape, generator=torch.Generator().manual_seed(2))
+    hiss = float(stft_loss(ref + 3e-5 * noise, ref, RESOLUTIONS))
+    audible = float(stft_loss(ref + 0.01 * noise, ref, RESOLUTIONS))
+    assert hiss < 0.02 and audible > 10 * hiss
+    # the floor is each window's own: 60 dB under its loudest bin, whatever the batch holds
+    mags = torch.stack([torch.ones(4, 5), 100 * torch.ones(4, 5)])
+    mags[1, 2, 3] = 1000.0
+    np.testing.assert_allclose(relative_floor(mags).flatten().numpy(), [1e-3, 1.0], rtol=1e-5)
 
 
 def test_stft_loss_takes_windows_shorter_than_its_fft() -> None:

@@ -196,7 +196,7 @@ def mix(
     data = settings.data
     _run(out, lambda p: prepare_mix(
         clean, noise, out, sample_rate=data.sample_rate, train_snrs=data.train_snrs,
-        test_snrs=data.test_snrs, valid_speakers=data.valid_speakers,
+        test_snrs=data.test_snrs, valid_snrs=data.valid_snrs, valid_speakers=data.valid_speakers,
         test_speakers=_split_list(test_speakers), test_noises=_split_list(test_noises),
         valid_noises=_split_list(valid_noises), seed=data.seed,
         quality=data.resample_quality, force=force, progress=p))

@@ -27,6 +27,12 @@ its running variance, which eval mode divides by, followed the loudest training
 windows: measured 6.9e5 after 1,000 steps of a residual run, whose eval-mode output was
 then the input to six digits while the training loss still fell.
 
+``model.condition``: ``none`` feeds the noisy window alone; ``wiener`` feeds it with
+the Wiener baseline's estimate of the same window (:mod:`wiener_input`) as a second
+channel, and the residual head adds its correction to that estimate instead of the
+noisy input, so an untrained model starts at the classic filter (+0.22 to +0.32 PESQ
+over Noisy on every set measured) and learns what the filter gets wrong.
+
 ``model.window_norm`` divides each input window by its RMS (floored at -60 dB) and
 multiplies the head's output back: batch norm then sees one level whatever the
 recording's, so its running statistics fit every input at inference. Without it,
@@ -42,8 +48,10 @@ import torch
 from torch import Tensor, nn
 
 from segan_cli.core.models.generator import GeneratorBase, decoder_channels, down_conv, up_conv
+from segan_cli.core.models.wiener_input import wiener_estimate
 
 HEADS = ("seed", "linear", "residual")
+CONDITIONS = ("none", "wiener")
 RESIDUAL_INIT_SCALE = 0.1  # of the default init of the residual head's last conv
 WINDOW_NORM_FLOOR = 1e-3  # RMS floor (model units) of window normalisation: -60 dB
 
@@ -60,8 +68,11 @@ class AdvancedGenerator(GeneratorBase):
     def __init__(self, channels: Sequence[int], kernel_size: int, window: int,
                  z_channels: int | None = None, head: str = "seed",
                  window_norm: bool = False, decoder_last: str = "bn_relu",
-                 head_norm: str = "batch") -> None:
+                 head_norm: str = "batch", condition: str = "none") -> None:
         super().__init__(channels, kernel_size, window, z_channels)
+        if condition not in CONDITIONS:
+            raise ValueError(f"unknown condition {condition!r}; use none or wiener")
+        self.condition = condition
         self.window_norm = bool(window_norm)
         if decoder_last not in ("bn_relu", "conv"):
             raise ValueError(f"unknown decoder_last {decoder_last!r}; use bn_relu or conv")
@@ -70,7 +81,7 @@ class AdvancedGenerator(GeneratorBase):
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
         self.head_kind = head
-        enc_in = [1] + self.channels[:-1]
+        enc_in = [2 if condition == "wiener" else 1] + self.channels[:-1]
         self.encoder = nn.ModuleList(
             _block(down_conv(ci, co, kernel_size), co)
             for ci, co in zip(enc_in, self.channels, strict=True))
@@ -112,10 +123,11 @@ class AdvancedGenerator(GeneratorBase):
         self.check_input(x)
         skips = []
         scale = None
-        h, prev = x, None
+        base = wiener_estimate(x) if self.condition == "wiener" else x
+        h, prev = (x if base is x else torch.cat([x, base], dim=1)), None
         if self.window_norm:
             scale = (x.square().mean(dim=-1, keepdim=True) + WINDOW_NORM_FLOOR ** 2).sqrt()
-            h = x / scale
+            h = h / scale
         for i, block in enumerate(self.encoder):
             out = block(h)
             if i > 0:
@@ -134,7 +146,7 @@ class AdvancedGenerator(GeneratorBase):
         if scale is not None:
             out = out * scale
         if self.head_kind == "residual":
-            return out + x * self.skip_scale + self.skip_shift
+            return out + base * self.skip_scale + self.skip_shift
         return out
 
 

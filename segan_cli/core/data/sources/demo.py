@@ -11,10 +11,12 @@ Spanish keeps three distinct talkers in training while checkpoints are still cho
 on prompts never trained on, and never on the test voice. ``full`` adds dozens of
 word-clip voices from three more packages (``demo_clips``) and validates on two of
 them, a man and a woman who are nobody in training (``demo_roles``), with validation
-noises that neither training nor test hears.
+noises that neither training nor test hears, and adds everyday recorded noise (wind,
+rain, crowds, traffic, machinery; ``demo_ambient``) from packages that serve one split
+each.
 
 Cache layout (``~/.cache/segan/demo``; ``$SEGAN_CACHE/demo``; or ``cache_dir``):
-``debs/``, ``extracted/``, ``speech/<voice>_<prompt>.wav`` (and grouped word clips),
+``debs/``, ``extracted/``, ``prompts/<voice>_<prompt>.wav``, ``speech/`` (grouped word clips),
 ``clips/<voice>.json`` (voice measurements), ``noise/<name>.wav`` (training and
 test noises), ``noise-valid/<name>.wav`` and ``selections/<size>-<hash>/`` (links to
 the speech, or for ``full`` also the noises, of one selection).
@@ -36,6 +38,12 @@ from segan_cli.core.audio import read_audio, to_mono
 from segan_cli.core.data.pipeline.corpus import CorpusExistsError
 from segan_cli.core.data.pipeline.manifest import MANIFEST_NAME, Manifest
 from segan_cli.core.data.sources.debian import FetchedPackage, fetch_packages
+from segan_cli.core.data.sources.demo_ambient import (
+    AMBIENT_NOISES,
+    AMBIENT_VERSION,
+    ambient_licences,
+    ambient_packages,
+)
 from segan_cli.core.data.sources.demo_clip_measure import sex_of, speech_f0
 from segan_cli.core.data.sources.demo_clips import (
     CLIP_PACKAGES,
@@ -51,6 +59,7 @@ from segan_cli.core.data.sources.demo_noise import (
     NOISES,
     RECIPE_VERSION,
     VALID_RECIPE_VERSION,
+    NoiseSpec,
     build_noises,
     noise_packages,
     noise_specs,
@@ -75,6 +84,7 @@ from segan_cli.core.temporaries import temp_dir
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings
 
+PROMPT_FOLDER = "prompts"  # decoded prompts, digital silence filled ("speech" held them raw)
 MAX_REJECTED = 0.2  # more rejected prompts than this means the decoder is wrong
 SSN_PROMPTS = 40  # per voice, for the long-term spectrum of speech-shaped noise
 MIX_HINT = ("build a corpus from your own recordings instead: "
@@ -113,6 +123,7 @@ def package_licences() -> dict[str, tuple[str, str]]:
         "fillets-ng-data-cs": ("GPL-2", "version 2 dated June, 1991"),
     })
     out.update({p.name: (p.licence, p.phrase) for p in CLIP_PACKAGES})
+    out.update(ambient_licences())
     return out
 
 
@@ -138,6 +149,7 @@ def prepare_demo(
     return prepare_mix(
         speech_dir, noise_dir, out,
         sample_rate=data.sample_rate, train_snrs=data.train_snrs, test_snrs=data.test_snrs,
+        valid_snrs=data.valid_snrs,
         valid_speakers=[v for v, r in roles.items() if r == "valid"],
         test_speakers=[v for v, r in roles.items() if r == "test"],
         test_noises=noise_roles["test"], valid_noises=noise_roles.get("valid"),
@@ -151,7 +163,7 @@ def fetch_all(cache: Path, progress: Progress, size: str = "small"
     """Every source package of the size, downloaded and unpacked once."""
     names = [v.package for v in VOICES] + noise_packages()
     if size == "full":
-        names += [p.name for p in CLIP_PACKAGES]
+        names += [p.name for p in CLIP_PACKAGES] + ambient_packages()
     progress.start("fetching Debian packages", len(names))
     return fetch_packages(names, cache, MIX_HINT, progress.advance)
 
@@ -169,11 +181,14 @@ def demo_noises(cache: Path, packages: dict[str, FetchedPackage], size: str,
     """Build the size's noise recordings; returns their folder and the names per role.
 
     ``small`` uses the training and test noises' folder as it is; ``full`` links
-    those and the validation noises into one selection folder.
+    those, the validation noises and the everyday recorded categories (their own
+    folder, ``noise-ambient``, with its own stamp) into one selection folder.
     """
     folders = {k: v for k, v in NOISE_FOLDERS.items() if size == "full" or "valid" not in v[0]}
+    ambient = AMBIENT_NOISES if size == "full" else ()
     progress.start("building noise recordings",
-                   sum(len(noise_specs(*roles)) for roles, _ in folders.values()))
+                   sum(len(noise_specs(*roles)) for roles, _ in folders.values())
+                   + len(ambient))
     roots = {name: pkg.root for name, pkg in packages.items()}
     wavs: list[Path] = []
     for folder, (roles, version) in folders.items():
@@ -181,6 +196,11 @@ def demo_noises(cache: Path, packages: dict[str, FetchedPackage], size: str,
                              progress.advance, roles, version).values()
     names = {role: [s.name for s in noise_specs(role)]
              for roles, _ in folders.values() for role in roles}
+    if ambient:
+        wavs += build_noises(cache / "noise-ambient", roots, lambda: [], progress.advance,
+                             version=AMBIENT_VERSION, specs=ambient).values()
+        for spec in ambient:
+            names[spec.role].append(spec.name)
     if size == "small":
         return cache / "noise", names
     return link_selection(cache / "selections", wavs, f"noise-{size}"), names
@@ -201,7 +221,7 @@ def materialise_speech(
     wavs: list[Path] = []
     rejected: dict[str, list[str]] = {}
     for voice, key, src in chosen:
-        dst = cache / "speech" / f"{voice.id}_{key}.wav"
+        dst = cache / PROMPT_FOLDER / f"{voice.id}_{key}.wav"
         _, problem = cached_prompt(src, dst, load=False)
         if problem:
             rejected.setdefault(voice.id, []).append(f"{key}: {problem}")
@@ -274,7 +294,7 @@ def ssn_speech(cache: Path, packages: dict[str, FetchedPackage]) -> list[np.ndar
         keys = select_prompts(prompts, Selection(1.0, 8.0, None), 0, voice.id)
         for i in np.linspace(0, len(keys) - 1, min(SSN_PROMPTS, len(keys))).astype(int):
             x, problem = cached_prompt(prompts[keys[i]],
-                                       cache / "speech" / f"{voice.id}_{keys[i]}.wav")
+                                       cache / PROMPT_FOLDER / f"{voice.id}_{keys[i]}.wav")
             if problem is None and x is not None:
                 out.append(x)
     return out
@@ -297,7 +317,7 @@ def demo_source(size: str, cache: Path, packages: dict[str, FetchedPackage],
                      f"unverified ({licence} expected; see {pkg.copyright_file()})"})
     voices = [{**asdict(v), "role": roles[v.id], "prompts": selection["prompts"][v.id]}
               for v in VOICES]
-    noises = NOISES if clips is not None else noise_specs("train", "test")
+    noises = NOISES + AMBIENT_NOISES if clips is not None else noise_specs("train", "test")
     extra = {} if clips is None else _clip_source(voices, roles, selection, clips)
     return {
         "kind": "demo", "size": size, "cache": str(cache.resolve()), "packages": pkgs,
@@ -309,10 +329,11 @@ def demo_source(size: str, cache: Path, packages: dict[str, FetchedPackage],
         },
         "decoder": {"library": "G722", "version": _version("G722"),
                     "sample_rate": G722_RATE, "bit_rate": G722_BIT_RATE},
-        "noise_recordings": {s.name: s.record() for s in noises},
+        "noise_recordings": {s.name: _noise_record(s, licences) for s in noises},
         "noise_recipe": {"version": RECIPE_VERSION, "seed": NOISE_SEED,
                          "sample_rate": NOISE_RATE,
-                         **({"valid_version": VALID_RECIPE_VERSION} if clips else {})},
+                         **({"valid_version": VALID_RECIPE_VERSION,
+                             "ambient_version": AMBIENT_VERSION} if clips else {})},
     }
 
 
@@ -326,6 +347,15 @@ def _clip_source(voices: list[dict], roles: dict[str, str], selection: dict,
     for m in clips.used:
         voices.append({**m.record(), "role": roles[m.id], "utterances": len(clips.wavs[m.id])})
     return {"dropped_voices": clips.dropped, "clip_recipe": recipe_record()}
+
+
+def _noise_record(spec: NoiseSpec, licences: dict[str, tuple[str, str]]) -> dict:
+    """A noise recording's role, description, packages and their licences."""
+    rec = spec.record()
+    packages = spec.packages()
+    rec["licence"] = "; ".join(f"{p}: {licences[p][0]}" for p in packages) if packages \
+        else "synthetic (generated here)"
+    return rec
 
 
 def _plan_record(s: Selection) -> dict:

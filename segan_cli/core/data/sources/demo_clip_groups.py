@@ -6,6 +6,12 @@ previous group. The draws come from a fixed seed per voice, so the grouped wavs 
 shared by every corpus in the cache, and each group's name carries a digest of its
 members and gaps, so a changed recipe never reuses a stale file. Each clip is
 levelled to the same RMS and faded in and out over 5 ms, so joins never click.
+
+The gaps hold room tone, never digital silence (``room_tone``): under the whole group
+lies a noise bed at the clips' own measured noise floor (each clip's quietest frames,
+scaled by the clip's levelling gain), which fades out under each clip as the clip
+fades in, so the clip's own floor takes over; where a clip itself holds a run of
+exact zeros (digital padding around the word), the bed shows through.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ import numpy as np
 
 from segan_cli.core.audio import write_audio
 from segan_cli.core.data.sources.demo_clip_measure import RATE, VoiceMeasure, decode_clip
+from segan_cli.core.data.sources.room_tone import FLOOR_DBFS, clamp_floor, room_tone, zero_runs
 
-GROUP_VERSION = 1
+GROUP_VERSION = 2  # 2: room tone in the gaps (1 joined clips with exact zeros)
 GROUP_SEED = 20240611  # fixed: grouped utterances must not depend on the corpus seed
 GROUP_SECONDS = (3.0, 6.0)
 GAP_SECONDS = (0.15, 0.3)
@@ -82,29 +89,55 @@ def plan_groups(voice_id: str, lengths: Mapping[str, int], min_samples: int,
     return [g for g in out if sum(lengths[k] for k in g.clips) + sum(g.gaps) >= min_samples]
 
 
+def clip_gain(x: np.ndarray) -> float:
+    """The levelling gain: ``CLIP_DBFS`` RMS, then down so the peak stays below 0.9."""
+    x = np.asarray(x, dtype=np.float32)
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    gain = 10 ** (CLIP_DBFS / 20) / max(rms, 1e-9)
+    peak = float(np.max(np.abs(x))) * gain if x.size else 0.0
+    return gain * (0.9 / peak if peak > 0.9 else 1.0)
+
+
+def fade_envelope(n: int) -> np.ndarray:
+    """1 inside a clip, linear 5 ms ramps at its ends (0 at the outermost samples)."""
+    env = np.ones(n, dtype=np.float32)
+    f = min(FADE, n // 2)
+    ramp = np.linspace(0.0, 1.0, f, dtype=np.float32)
+    env[:f] = ramp
+    env[n - f:] = ramp[::-1]
+    return env
+
+
 def level_clip(x: np.ndarray) -> np.ndarray:
     """Scale a trimmed clip to ``CLIP_DBFS`` RMS (peak kept below 0.9), with short fades."""
     x = np.asarray(x, dtype=np.float32)
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-    y = x * (10 ** (CLIP_DBFS / 20) / max(rms, 1e-9))
-    peak = float(np.max(np.abs(y)))
-    if peak > 0.9:
-        y *= 0.9 / peak
-    f = min(FADE, y.size // 2)
-    ramp = np.linspace(0.0, 1.0, f, dtype=np.float32)
-    y[:f] *= ramp
-    y[y.size - f:] *= ramp[::-1]
-    return y
+    return (x * np.float32(clip_gain(x)) * fade_envelope(x.size)).astype(np.float32)
 
 
-def join_group(group: Group, clip: Callable[[str], np.ndarray]) -> np.ndarray:
-    """The group's audio: levelled clips with silence between them."""
-    parts = []
-    for i, key in enumerate(group.clips):
-        parts.append(level_clip(clip(key)))
-        if i < len(group.gaps):
-            parts.append(np.zeros(group.gaps[i], dtype=np.float32))
-    return np.concatenate(parts)
+def join_group(group: Group, clip: Callable[[str], np.ndarray],
+               floor_db: Callable[[str], float] | None = None) -> np.ndarray:
+    """The group's audio: levelled clips over room tone at their measured noise floor.
+
+    ``floor_db(key)`` is a clip's measured noise floor before levelling (dBFS); without
+    it the quietest allowed room tone is used.
+    """
+    raw = [np.asarray(clip(k), dtype=np.float32) for k in group.clips]
+    gains = [clip_gain(x) for x in raw]
+    floors = []
+    for key, g in zip(group.clips, gains, strict=True):
+        measured = floor_db(key) if floor_db else FLOOR_DBFS[0]
+        floors.append(clamp_floor(measured + 20 * np.log10(max(g, 1e-12))))
+    level = 10 * np.log10(np.mean(np.power(10.0, np.array(floors) / 10)))
+    total = sum(x.size for x in raw) + sum(group.gaps)
+    seed = [GROUP_SEED, zlib.crc32(group.file_name.encode("utf-8"))]
+    out = room_tone(total, float(level), np.random.default_rng(seed))
+    at = 0
+    for i, (x, g) in enumerate(zip(raw, gains, strict=True)):
+        env = fade_envelope(x.size)
+        env[zero_runs(x)] = 0.0  # the clip's own digital silence: room tone instead
+        out[at:at + x.size] = out[at:at + x.size] * (1 - env) + x * np.float32(g) * env
+        at += x.size + (group.gaps[i] if i < len(group.gaps) else 0)
+    return out
 
 
 def write_groups(groups: list[Group], measure: VoiceMeasure, files: Mapping[str, Path],
@@ -118,10 +151,13 @@ def write_groups(groups: list[Group], measure: VoiceMeasure, files: Mapping[str,
         info = measure.clips[key]
         return decode_clip(files[key])[0][info.start:info.stop]
 
+    def floor(key: str) -> float:
+        return measure.clips[key].floor_db
+
     out = []
     for g in groups:
         dst = Path(folder) / g.file_name
         if not dst.is_file():
-            write_audio(dst, join_group(g, clip), RATE, "PCM_16")
+            write_audio(dst, join_group(g, clip, floor), RATE, "PCM_16")
         out.append(dst)
     return out

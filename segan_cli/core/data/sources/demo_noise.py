@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +49,7 @@ class NoiseInputs:
     rng: np.random.Generator
     speech: Callable[[], list[np.ndarray]]
     args: tuple[str, ...] = ()
+    roots: Mapping[str, Path] = field(default_factory=dict)  # recipes reading several
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,14 @@ class NoiseSpec:
     description: str
     build: Callable[[NoiseInputs], np.ndarray] = field(repr=False)
     args: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # packages of a recipe that reads several
 
     def record(self) -> dict[str, str | None]:
         return {"role": self.role, "package": self.package, "description": self.description}
+
+    def packages(self) -> tuple[str, ...]:
+        """Every Debian package the recipe reads."""
+        return self.sources or ((self.package,) if self.package else ())
 
 
 def db_rms(x: np.ndarray) -> float:
@@ -283,8 +289,10 @@ def build_noises(folder: Path, roots: dict[str, Path],
                  speech: Callable[[], list[np.ndarray]],
                  advance: Callable[[int], None] | None = None,
                  roles: tuple[str, ...] = ("train", "test"),
-                 version: int = RECIPE_VERSION) -> dict[str, Path]:
-    """Make every missing noise recording of ``roles`` in ``folder``; returns name -> wav.
+                 version: int = RECIPE_VERSION,
+                 specs: Sequence[NoiseSpec] | None = None) -> dict[str, Path]:
+    """Make every missing noise recording of ``roles`` (or ``specs``) in ``folder``;
+    returns name -> wav.
 
     The folder's stamp holds ``version``: a changed recipe rebuilds only that folder.
     """
@@ -301,12 +309,13 @@ def build_noises(folder: Path, roots: dict[str, Path],
             old.unlink()
         write_text_atomic(recipe, json.dumps(stamp))
     out = {}
-    for spec in noise_specs(*roles):
+    for spec in noise_specs(*roles) if specs is None else specs:
         path = folder / f"{spec.name}.wav"
         if not path.is_file():
             rng = np.random.default_rng([NOISE_SEED, zlib.crc32(spec.name.encode("utf-8"))])
-            root = roots[spec.package] if spec.package else None
-            x = level(spec.build(NoiseInputs(root, rng, speech, spec.args)))
+            root = roots[spec.package] if spec.package and not spec.sources else None
+            own = {p: roots[p] for p in spec.sources}
+            x = level(spec.build(NoiseInputs(root, rng, speech, spec.args, own)))
             _check_continuous(spec.name, x)
             write_audio(path, x, NOISE_RATE, "PCM_16")
         out[spec.name] = path

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from segan_cli.core.audio import read_audio, to_mono, write_audio
+from segan_cli.core.data.sources.room_tone import fill_digital_silence
 from segan_cli.errors import CorpusError
 
 G722_RATE = 16000
@@ -137,12 +138,15 @@ def speech_problem(x: np.ndarray, sample_rate: int = G722_RATE) -> str | None:
 def cached_prompt(src: Path, dst: Path, load: bool = True) -> tuple[np.ndarray | None, str | None]:
     """Decode ``src`` into ``dst`` once; returns the audio (if ``load``) and any problem.
 
-    A prompt with a problem is not written, so it never enters a corpus.
+    A prompt with a problem is not written, so it never enters a corpus. G.722 gates
+    silence to exact zeros: those runs become room tone at the prompt's own floor
+    (:mod:`room_tone`), seeded by the file name.
     """
     if dst.is_file():
         return (to_mono(read_audio(dst)[0]) if load else None), None
     x = decode_g722(Path(src).read_bytes())
     problem = speech_problem(x)
     if problem is None:
+        x = fill_digital_silence(x, np.random.default_rng(zlib.crc32(dst.name.encode())))
         write_audio(dst, x, G722_RATE, "PCM_16")
     return x, problem

@@ -1,0 +1,121 @@
+"""The Wiener-conditioned generator: the torch port of the baseline, the two-channel
+input, the residual over the Wiener estimate, real Lightning steps and a reload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from segan_cli.core.baselines import wiener_enhance
+from segan_cli.core.inference import GeneratorModel, load_bundle
+from segan_cli.core.models import build_generator, count_parameters
+from segan_cli.core.models.wiener_input import wiener_estimate
+from segan_cli.core.training.module import SeganGAN
+from segan_cli.errors import SettingsError
+from segan_cli.settings import Settings, load_settings
+from tests.conftest import VOICEBANK_SAMPLE, need_shared
+from tests.test_training_module import STATS, WINDOW, SineWindows, loader, make_trainer
+
+TINY = {"encoder_channels": [4, 8, 8, 16], "disc_channels": [4, 8, 8, 16],
+        "kernel_size": 15, "disc_kernel_size": 15}
+
+
+@pytest.fixture(autouse=True)
+def _single_thread(one_torch_thread: None) -> None:
+    """All tests here run on one torch thread (see conftest)."""
+
+
+def conditioned(condition: str = "wiener") -> Settings:
+    return Settings.model_validate({
+        "data": {"window": WINDOW, "hop": WINDOW // 2},
+        "model": {"arch": "adv", "preemphasis": 0.0, "input_norm": "zscore",
+                  "head": "residual", "head_norm": "none", "window_norm": True,
+                  "condition": condition, **TINY},
+        "train": {"batch_size": 8, "optimizer": "adam", "lr_g": 1e-3,
+                  "adversarial_from_step": 1000000, "stft_weight": 1.0,
+                  "stft_resolutions": [(256, 64), (512, 128)]}})
+
+
+def noisy_windows(n: int, length: int) -> np.ndarray:
+    """``n`` windows of a real noisy VoiceBank recording."""
+    x, sr = sf.read(need_shared(VOICEBANK_SAMPLE) / "noisy" / "p232_005.wav", dtype="float32")
+    assert sr == 16000 and x.size >= n * length
+    return x[:n * length].reshape(n, length)
+
+
+def snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    return 10 * float(np.log10(np.sum(reference ** 2) / np.sum((reference - estimate) ** 2)))
+
+
+def test_torch_wiener_is_the_baseline_on_real_speech() -> None:
+    """Each window of the batch gets what wiener_enhance gives that window alone."""
+    windows = noisy_windows(3, 16384)
+    got = wiener_estimate(torch.from_numpy(windows)[:, None]).numpy()[:, 0]
+    for w, g in zip(windows, got, strict=True):
+        want = wiener_enhance(w, 16000)
+        assert snr_db(want, g) > 60  # float32 against float64, same algorithm
+        assert snr_db(w, g) < 30  # and it really filtered something
+    one = wiener_estimate(torch.from_numpy(windows[1:2])[:, None]).numpy()[0, 0]
+    np.testing.assert_allclose(one, got[1], atol=1e-6)  # rows do not see each other
+
+
+def test_short_windows_and_bad_shapes() -> None:
+    x = torch.from_numpy(noisy_windows(2, 512))[:, None]
+    y = wiener_estimate(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    with pytest.raises(ValueError, match="batch, 1, time"):
+        wiener_estimate(x[:, 0])
+
+
+def test_condition_adds_one_input_channel_and_nothing_else() -> None:
+    plain, wiener = (build_generator(conditioned(c).model, WINDOW) for c in ("none", "wiener"))
+    first = wiener.encoder[0][0].weight
+    assert first.shape[1] == 2 and plain.encoder[0][0].weight.shape[1] == 1
+    extra = count_parameters(wiener) - count_parameters(plain)
+    k = TINY["kernel_size"]
+    assert extra == k * (TINY["encoder_channels"][0] + TINY["encoder_channels"][1])
+
+
+def test_untrained_conditioned_model_starts_at_the_wiener_estimate() -> None:
+    """The residual is taken over the Wiener estimate: an untrained model returns about
+    it, much nearer to it than to the noisy input."""
+    module = SeganGAN(conditioned(), STATS)
+    noisy = torch.from_numpy(noisy_windows(4, WINDOW))[:, None]
+    out = module.enhance_windows(noisy)
+    estimate = wiener_estimate(noisy)
+    to_wiener = float((out - estimate).square().mean())
+    to_noisy = float((out - noisy).square().mean())
+    assert to_wiener < 0.2 * to_noisy
+
+
+def test_conditioned_model_trains_and_reloads(tmp_path: Path) -> None:
+    """Real Lightning steps lower the loss; the checkpoint rebuilds the two-channel model
+    and gives the module's own output."""
+    ds = SineWindows(16)
+    module = SeganGAN(conditioned(), STATS)
+    module.set_reference_batch(ds.clean[:8], ds.noisy[:8])
+    before = float((module.enhance_windows(ds.noisy) - ds.clean).abs().mean())
+    make_trainer(12).fit(module, loader(ds, shuffle=True))
+    after = float((module.enhance_windows(ds.noisy) - ds.clean).abs().mean())
+    assert after < before
+    path = tmp_path / "wiener.ckpt"
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)},
+               path)
+    bundle = load_bundle(path, expect_arch="adv")
+    assert bundle.settings.model.condition == "wiener"
+    out = GeneratorModel.from_bundle(bundle)(ds.noisy[:4, 0].numpy())
+    np.testing.assert_allclose(out, module.enhance_windows(ds.noisy[:4])[:, 0].numpy(),
+                               atol=1e-5)
+
+
+def test_condition_needs_arch_adv() -> None:
+    with pytest.raises(SettingsError, match=r"model\.condition"):
+        load_settings(None, ["model.condition=wiener"])
+    with pytest.raises(SettingsError, match="condition"):
+        load_settings(None, ["model.condition=kalman"], arch="adv")
+    assert load_settings(None, ["model.condition=wiener"], arch="adv").model.condition == \
+        "wiener"
