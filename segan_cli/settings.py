@@ -220,6 +220,9 @@ class TrainSettings(_Section):
     val_every_n_epochs: int = Field(1, ge=1)
     val_check_interval: int | None = Field(None, ge=1, description="steps between validations")
     val_utterances: int = Field(16, ge=1, le=100_000, description="fixed validation subset size")
+    keep_checkpoints: bool = Field(
+        False, description="keep every validation's checkpoint (checkpoints/step-N-pesq"
+        "X.ckpt) to choose among later, besides best and last")
     log_every_n_steps: int = Field(50, ge=1)
     seed: int = 1234
 

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
-from segan_cli.core.inference import GeneratorModel, load_bundle
+from segan_cli.core.inference import GeneratorModel, checkpoint_info, load_bundle
 from segan_cli.core.losses import relative_floor, stft_loss
 from segan_cli.core.models import build_generator, count_parameters
 from segan_cli.core.models.adv_generator import HEADS
@@ -441,7 +441,8 @@ def test_resumed_run_keeps_the_ema(cli, short_corpus: Path, tmp_path: Path) -> N
     full, part = tmp_path / "full", tmp_path / "part"
     cli("train", "--data", short_corpus, "--out", full, "--max-epochs", "2", *EMA_RUN)
     cli("train", "--data", short_corpus, "--out", part, "--max-epochs", "1", *EMA_RUN)
-    one = torch.load(part / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    first = torch.load(part / "checkpoints" / "last.ckpt", weights_only=True)
+    one = first["global_step"]
     cli("train", "--data", short_corpus, "--out", part, "--max-epochs", "2", "--resume",
         *EMA_RUN)
     a = torch.load(full / "checkpoints" / "last.ckpt", weights_only=True)
@@ -457,6 +458,11 @@ def test_resumed_run_keeps_the_ema(cli, short_corpus: Path, tmp_path: Path) -> N
                for k in ea)
     bundle = load_bundle(part / "best.ckpt")
     assert bundle.settings.train.ema_decay == 0.9 and bundle.settings.model.head == "residual"
+    # the run's CPU time adds up over its sessions and is what segan info reports
+    spent = [c["callbacks"]["CpuTime"]["cpu_seconds"] for c in (first, b)]
+    assert 0 < spent[0] < spent[1]
+    info = checkpoint_info(part / "checkpoints" / "last.ckpt")
+    assert info["cpu_hours"] == round(spent[1] / 3600, 3)
 
 
 @pytest.mark.parametrize("latent", ["random", "zeros"])
@@ -550,3 +556,21 @@ def test_head_norm_none_makes_the_head_see_the_scale_of_its_input() -> None:
         load_settings(None, ["model.head_norm=none"])
     with pytest.raises(SettingsError, match=r"model\.head_norm"):
         load_settings(None, ["model.head_norm=layer"], arch="adv")
+
+
+def test_keep_checkpoints_keeps_every_validation_named_by_gan_step(
+        cli, short_corpus: Path, tmp_path: Path) -> None:
+    """train.keep_checkpoints: one loadable checkpoint per validation, its name holding
+    the GAN step `segan info` shows and the validation PESQ; best and last as ever."""
+    run = tmp_path / "keep"
+    cli("train", "--data", short_corpus, "--out", run, "--max-epochs", "2", *EMA_RUN,
+        "--set", "train.keep_checkpoints=true")
+    kept = sorted((run / "checkpoints").glob("step-*.ckpt"))
+    assert len(kept) == 2 and (run / "best.ckpt").is_file()
+    steps = []
+    for path in kept:
+        gan_step = checkpoint_info(path)["gan_steps"]
+        assert path.name.startswith(f"step-{gan_step}-pesq")
+        steps.append(gan_step)
+        assert load_bundle(path).settings.train.keep_checkpoints
+    assert steps[0] < steps[1] == checkpoint_info(run / "checkpoints" / "last.ckpt")["gan_steps"]

@@ -360,5 +360,14 @@ def checkpoint_info(path: Path) -> dict[str, Any]:
         **model_summary,
         "optimizer": f"{t.optimizer} lr_g {t.lr_g:g} lr_d {t.lr_d:g}",
         "batch_size": t.batch_size,
+        "cpu_hours": _cpu_hours(ckpt),
         "scores": scores,
     }
+
+
+def _cpu_hours(ckpt: dict[str, Any]) -> float | None:
+    """CPU-hours the run has cost over all its sessions (None: trained before this was kept)."""
+    state = (ckpt.get("callbacks") or {}).get("CpuTime")
+    if isinstance(state, dict) and isinstance(state.get("cpu_seconds"), float | int):
+        return round(float(state["cpu_seconds"]) / 3600, 3)
+    return None

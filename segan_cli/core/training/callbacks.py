@@ -1,5 +1,6 @@
 """The callbacks a training run installs: validation scoring, per-step seeding, the
-resumable last checkpoint, the best checkpoint by validation PESQ, throughput.
+resumable last checkpoint, the best checkpoint by validation PESQ, throughput, and the
+CPU time a run has cost across all its sessions.
 
 Validation scores a fixed subset of whole validation utterances with the metric
 suite's PESQ and STOI, enhanced exactly as ``segan enhance`` does it; the best
@@ -182,3 +183,48 @@ class Throughput(Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.wall = time.perf_counter() - self.start
+
+
+class EveryValidationCheckpoint(BestCheckpoint):
+    """Keeps a checkpoint of every validation (``train.keep_checkpoints``), named by its
+    GAN step and validation PESQ, so that a model can be chosen among them later on
+    more than the training loop's few validation utterances."""
+
+    def __init__(self, dirpath: Path) -> None:
+        super().__init__(dirpath=dirpath, filename="step-{gan_step}-pesq{val_pesq:.3f}",
+                         auto_insert_metric_name=False, monitor="val_pesq", mode="max",
+                         save_top_k=-1)
+
+    def _generate_state_key(self, **kwargs: Any) -> str:
+        return f"EveryValidationCheckpoint{kwargs!r}"
+
+    def _monitor_candidates(self, trainer: L.Trainer) -> dict[str, Any]:
+        out = super()._monitor_candidates(trainer)
+        out["gan_step"] = trainer.global_step // SeganGAN.optimizer_steps_per_batch
+        return out
+
+
+class CpuTime(Callback):
+    """CPU seconds this process (all its threads) spent in the run, summed over every
+    resumed session: kept in the checkpoint, so a model trained across sessions states
+    its real cost (``segan info`` shows it in CPU-hours). Under DDP it is rank 0's."""
+
+    def __init__(self) -> None:
+        self.cpu_seconds = 0.0
+        self._mark: float | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._mark = time.process_time()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        now = time.process_time()
+        if self._mark is not None:
+            self.cpu_seconds += now - self._mark
+        self._mark = now
+
+    def state_dict(self) -> dict[str, float]:
+        return {"cpu_seconds": self.cpu_seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.cpu_seconds = float(state_dict.get("cpu_seconds", 0.0))

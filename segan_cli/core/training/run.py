@@ -24,6 +24,8 @@ from segan_cli.core.signals import StopRequest
 from segan_cli.core.temporaries import remove_stale
 from segan_cli.core.training.callbacks import (
     BestCheckpoint,
+    CpuTime,
+    EveryValidationCheckpoint,
     LastCheckpoint,
     StepSeeding,
     Throughput,
@@ -159,6 +161,9 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
     checkpoint = BestCheckpoint(
         dirpath=run_dir / CKPT_DIR, filename="best-epoch{epoch}-pesq{val_pesq:.3f}",
         auto_insert_metric_name=False, monitor="val_pesq", mode="max", save_top_k=1)
+    # every validation's checkpoint, when asked for (scripts/choose_default.py picks later)
+    every = [EveryValidationCheckpoint(run_dir / CKPT_DIR)] \
+        if settings.train.keep_checkpoints else []
     throughput = Throughput()
     # a new numbered version per (resumed) session, so earlier logs are never replaced
     loggers = [CSVLogger(run_dir, name="logs"),
@@ -167,8 +172,8 @@ def fit(corpus: Path, settings: Settings, run_dir: Path, resume: bool = False,
         settings, default_root_dir=run_dir, logger=loggers,
         # GracefulStop first: LastCheckpoint saves the step it stops at
         callbacks=[*([GracefulStop(stop)] if stop is not None else []),
-                   StepSeeding(settings.train.seed), ValidationScoring(dm), checkpoint,
-                   LastCheckpoint(run_dir / CKPT_DIR / LAST), throughput,
+                   StepSeeding(settings.train.seed), ValidationScoring(dm), checkpoint, *every,
+                   LastCheckpoint(run_dir / CKPT_DIR / LAST), throughput, CpuTime(),
                    *(callbacks or [])], plugins=[GuardedCheckpointIO()],
         enable_progress_bar=enable_progress_bar, enable_model_summary=False)
     # written once Lightning accepted the settings: a refused run leaves no folder behind

@@ -256,8 +256,12 @@ def _spread(wavs: list[Path], n: int = SSN_PROMPTS) -> list[np.ndarray]:
 
 
 def link_selection(base: Path, wavs: list[Path], size: str) -> Path:
-    """A folder holding exactly ``wavs`` (as links), named by its content, made once."""
-    names = sorted(w.name for w in wavs)
+    """A folder holding exactly ``wavs`` (as links), named by its content, made once.
+
+    The name's digest covers where each file lies too, so a recipe that writes the same
+    names elsewhere (filled prompts in ``prompts/``) never reuses a stale selection.
+    """
+    names = sorted(f"{w.name}\t{w.parent.name}" for w in wavs)
     digest = hashlib.sha1("\n".join(names).encode("utf-8")).hexdigest()[:12]
     folder = base / f"{size}-{digest}"
     if folder.is_dir():
