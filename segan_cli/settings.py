@@ -278,8 +278,15 @@ class EnhanceSettings(_Section):
 class EvaluateSettings(_Section):
     """Metric computation: mode, workers, resampling of mismatched rates."""
 
-    mode: Literal["default", "paper"] = "default"
+    mode: Literal["standard", "paper"] = "standard"
     workers: int | None = Field(None, ge=1, le=1024, description="default: all cores")
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _old_mode_name(cls, value: Any) -> Any:
+        """``default``, the standard mode's old name, still reads (older files and
+        checkpoints); it was renamed because "(default)" read as the default model."""
+        return "standard" if value == "default" else value
     resample: bool = False
     extended_stoi: bool = False
 

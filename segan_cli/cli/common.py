@@ -130,11 +130,17 @@ ConfigOpt = Annotated[
                       "segan (the paper), adv (Advanced SEGAN), default (the default "
                       "model's recipe)."),
 ]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", metavar="KEY=VALUE", show_default=False,
-                 help="Override a setting, e.g. --set train.batch_size=8 (repeatable)."),
-]
+def set_option(example: str) -> Any:
+    """The ``--set KEY=VALUE`` option, its example a key the command reads."""
+    return Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE", show_default=False,
+        help=f"Override a setting, e.g. --set {example} (repeatable).")]
+
+
+SetOpt = set_option("train.batch_size=8")
+PrepareSetOpt = set_option("data.hop=4096")
+EnhanceSetOpt = set_option("enhance.block_seconds=10")
+EvaluateSetOpt = set_option("evaluate.workers=2")
 
 
 def from_settings(key: str, text: str | None = None) -> str:

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from segan_cli import Denoiser
 from segan_cli.cli.common import (
     ConfigOpt,
-    SetOpt,
+    EnhanceSetOpt,
     console,
     err_console,
     fail,
@@ -53,7 +53,9 @@ def enhance(
     ckpt: Annotated[str | None, typer.Option(
         help="Checkpoint from `segan train`; default: the packaged default model.",
         show_default=False)] = None,
-    method: Annotated[str, typer.Option(help="model or wiener.")] = "model",
+    method: Annotated[Literal["model", "wiener"], typer.Option(
+        help="model (the default model or --ckpt) or wiener (the baseline filter).")
+                      ] = "model",
     glob: Annotated[str, typer.Option(help="Files to take from a folder.")] = "*",
     workers: Annotated[int, typer.Option(help="Processes for folder runs.")] = 1,
     device: Annotated[str | None, typer.Option(
@@ -75,7 +77,7 @@ def enhance(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")
                          ] = False,
     config: ConfigOpt = None,
-    sets: SetOpt = None,
+    sets: EnhanceSetOpt = None,
 ) -> None:
     """Denoise recordings or folders: the default model, a checkpoint, or Wiener.
 
@@ -102,8 +104,6 @@ def enhance(
     e = settings.enhance
     sources, output = _inputs_and_output(paths, out, overwrite)
     workers = worker_count(workers)
-    if method not in ("model", "wiener"):
-        raise SeganError(f"unknown --method {method!r}", "use model or wiener")
     stdio = jobs = skipped = None  # the inputs and outputs are checked before the model loads
     passed_over: list[tuple[Path, str]] = []
     single = len(sources) == 1 and sources[0].is_file()

@@ -13,8 +13,8 @@ import typer
 
 from segan_cli.cli.common import (
     ConfigOpt,
+    EvaluateSetOpt,
     RichProgress,
-    SetOpt,
     console,
     err_console,
     fail,
@@ -52,13 +52,13 @@ def evaluate(
     enhanced: Annotated[list[Path] | None, typer.Option(
         help="Enhanced folder(s) to score against --clean (repeatable).")] = None,
     name: Annotated[list[str] | None, typer.Option(
-        help="Row label for each --enhanced folder.")] = None,
+        help="Row label for each --enhanced folder, or each --ckpt (in order).")] = None,
     baseline: Annotated[list[str] | None, typer.Option(
         "--baseline", metavar="ROW", show_default="Noisy, when there is that row",
         help="Compare every other row with this one, file by file: mean difference and "
              "its paired 95% interval (repeatable).")] = None,
     mode: Annotated[str | None, typer.Option(
-        help="default (composites clipped to [1,5]) or paper (MATLAB-compatible).",
+        help="standard (composites clipped to [1,5]) or paper (MATLAB-compatible).",
         show_default=from_settings("evaluate.mode"))] = None,
     workers: Annotated[int | None, typer.Option(
         help="Scoring processes, capped at the usable cores.",
@@ -89,7 +89,7 @@ def evaluate(
         "--overwrite", help="Replace existing --csv/--json files and a previous --report folder.")
                          ] = False,
     config: ConfigOpt = None,
-    sets: SetOpt = None,
+    sets: EvaluateSetOpt = None,
 ) -> None:
     """Score a corpus split (Noisy, Wiener, checkpoints) or folders of enhanced files.
 
@@ -154,18 +154,23 @@ def evaluate(
                 raise SeganError(f"{path} is inside the report folder {report}",
                                  "write --csv/--json elsewhere: the report is written whole")
     corpus_name = ""
+    page_title = ""
     with RichProgress() as progress:
         if data is not None:
             manifest, systems = corpus_systems(
                 data, split, ckpt, wiener, settings.enhance.device, settings.enhance.chunking,
                 settings.enhance.batch_size, progress, settings.enhance.dc_block_hz,
-                settings.enhance.requested_dry)
+                settings.enhance.requested_dry, name)
             corpus_name = manifest.name
-            title = f"{manifest.name} {split} split: {len(systems[0].pairs)} files ({ev.mode})"
+            title = (f"{manifest.name} {split} split: {len(systems[0].pairs)} files "
+                     f"({ev.mode} metrics)")
+            page_title = title
         else:
             assert clean is not None and enhanced is not None
             systems = folder_systems(clean, enhanced, name)
-            title = f"{clean}: {len(systems[0].pairs)} files matched ({ev.mode})"
+            title = f"{clean}: {len(systems[0].pairs)} files matched ({ev.mode} metrics)"
+            # the page names the folder, not its absolute path (it overflowed at 420 px)
+            page_title = title.replace(str(clean), clean.resolve().name, 1)
         try:  # a misspelt row name fails before the scoring, not after
             baselines = baseline_rows(systems, baseline)
         except ValueError as exc:
@@ -238,7 +243,7 @@ def evaluate(
         console.print(f"summary written to [bold]{json_path}[/]")
     if report_dir is not None and choice is not None:
         with RichProgress(transient=True) as progress:
-            info = build_report(report_dir, systems, choice, title=title, metrics=cols,
+            info = build_report(report_dir, systems, choice, title=page_title, metrics=cols,
                                 corpus_name=corpus_name, overwrite=overwrite,
                                 progress=progress)
         console.print(f"report written to [bold]{report}[/]/index.html: "

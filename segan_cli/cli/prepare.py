@@ -10,9 +10,11 @@ import typer
 
 from segan_cli.cli.common import (
     ConfigOpt,
+    PrepareSetOpt,
     RichProgress,
-    SetOpt,
     console,
+    err_console,
+    from_settings,
     settings_from,
     titled_table,
     user_errors,
@@ -21,6 +23,7 @@ from segan_cli.cli.help_format import WorkflowGroup
 from segan_cli.core.data.pipeline.corpus import CorpusExistsError
 from segan_cli.core.data.pipeline.manifest import Manifest, load_manifest
 from segan_cli.core.output_guard import naming_faults
+from segan_cli.errors import name_list
 
 app = typer.Typer(cls=WorkflowGroup, rich_markup_mode="markdown",
                   help="Build a corpus folder: 16 kHz splits, manifest, statistics, window "
@@ -66,7 +69,29 @@ def _summary(out: Path, manifest: Manifest) -> None:
         table.add_row(split, str(len(utts)), str(len({u.speaker for u in utts})),
                       f"{minutes:.1f}")
     console.print(table)
+    note = validation_note(manifest)
+    if note:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     console.print(f"corpus ready: [bold]{out}[/]  (inspect with `segan stats {out}`)")
+
+
+def validation_note(manifest: Manifest) -> str | None:
+    """What the user should know about the validation split: checkpoints are chosen on
+    it, so files of training speakers in it (too few speakers to hold one out) or no
+    validation at all must not pass unsaid."""
+    valid = manifest.splits.get("valid", [])
+    train = {u.speaker for u in manifest.splits.get("train", [])}
+    if not valid:
+        return ("no validation split: too few files to hold any out, so training keeps no "
+                "best checkpoint; add recordings or pass --valid-speakers")
+    shared = sorted({u.speaker for u in valid} & train)
+    if not shared:
+        return None
+    n = sum(u.speaker in train for u in valid)
+    return (f"the validation split holds {n} file(s) of training speaker(s) "
+            f"{name_list(shared)}: no speaker could be held out (that takes three speakers "
+            "besides the test ones), so validation is not speaker-disjoint and may flatter "
+            "the model; add speakers or pass --valid-speakers")
 
 
 @app.command("voicebank")
@@ -82,7 +107,7 @@ def voicebank(
     valid_speakers: ValidOpt = None,
     force: ForceOpt = False,
     config: ConfigOpt = None,
-    sets: SetOpt = None,
+    sets: PrepareSetOpt = None,
 ) -> None:
     """VoiceBank-DEMAND (Valentini-Botinhao et al. 2017), resampled 48 -> 16 kHz.
 
@@ -126,7 +151,7 @@ def pairs(
     valid_speakers: ValidOpt = None,
     force: ForceOpt = False,
     config: ConfigOpt = None,
-    sets: SetOpt = None,
+    sets: PrepareSetOpt = None,
 ) -> None:
     """Any paired clean/noisy folders, matched by file name.
 
@@ -159,10 +184,13 @@ def mix(
     clean: Annotated[Path, typer.Option(help="Folder of clean speech.")],
     noise: Annotated[Path, typer.Option(help="Folder of noise recordings.")],
     out: OutOpt,
-    train_snrs: Annotated[str | None, typer.Option(help="Training SNRs in dB, e.g. 0,5,10,15.")
+    train_snrs: Annotated[str | None, typer.Option(
+        help="Training SNRs in dB, comma-separated.",
+        show_default=from_settings("data.train_snrs", "0,5,10,15"))
                           ] = None,
     test_snrs: Annotated[str | None, typer.Option(
-        help="Test SNRs in dB, e.g. 2.5,7.5,12.5,17.5.")] = None,
+        help="Test SNRs in dB, comma-separated.",
+        show_default=from_settings("data.test_snrs", "2.5,7.5,12.5,17.5"))] = None,
     test_speakers: Annotated[str | None, typer.Option(
         help="Speakers held out for testing (default: the last 20%).")] = None,
     test_noises: Annotated[str | None, typer.Option(
@@ -173,7 +201,7 @@ def mix(
     seed: Annotated[int | None, typer.Option(help="Seed of the mixing draws.")] = None,
     force: ForceOpt = False,
     config: ConfigOpt = None,
-    sets: SetOpt = None,
+    sets: PrepareSetOpt = None,
 ) -> None:
     """A noisy corpus from clean speech and noise at chosen SNRs (deterministic).
 
@@ -213,7 +241,7 @@ def demo(
              "validation).")] = "small",
     force: ForceOpt = False,
     config: ConfigOpt = None,
-    sets: SetOpt = None,
+    sets: PrepareSetOpt = None,
 ) -> None:
     """A small real-speech corpus built offline from Debian's recorded prompts and noises.
 

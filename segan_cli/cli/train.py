@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -27,7 +27,7 @@ from segan_cli.weights import resolve_checkpoint
 def train(
     ctx: typer.Context,
     data: Annotated[Path, typer.Option("--data", "-d", help="Corpus made by `segan prepare`.")],
-    arch: Annotated[str | None, typer.Option(
+    arch: Annotated[Literal["segan", "adv"] | None, typer.Option(
         help="segan (paper) or adv (Advanced SEGAN).",
         show_default=from_settings("model.arch"))] = None,
     config: ConfigOpt = None,

@@ -244,7 +244,7 @@ def _scoring_input(x: Any, channels_first: bool, what: str) -> Path | np.ndarray
     return as_frames(data, channels_first, what)
 
 
-def evaluate(clean: Any, enhanced: Any, sr: int | None = None, mode: str = "default", *,
+def evaluate(clean: Any, enhanced: Any, sr: int | None = None, mode: str = "standard", *,
              resample: bool = False, extended_stoi: bool = False,
              channels_first: bool = False) -> dict[str, float]:
     """Score one pair with the suite ``segan evaluate`` runs per file (same functions).
@@ -265,7 +265,7 @@ def evaluate(clean: Any, enhanced: Any, sr: int | None = None, mode: str = "defa
         return score_utterance(c, e, rate, mode, extended_stoi)  # type: ignore[arg-type]
 
 
-def evaluate_folder(clean_dir: PathLike, enhanced_dir: PathLike, mode: str = "default", *,
+def evaluate_folder(clean_dir: PathLike, enhanced_dir: PathLike, mode: str = "standard", *,
                     workers: int = 1, resample: bool = False, extended_stoi: bool = False
                     ) -> BatchResult:
     """Score a folder of enhanced files against the clean ones, as

@@ -132,14 +132,20 @@ def spread_evenly(items: list, limit: int) -> list:
 def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | None = None,
                    wiener: bool = True, device: str = "cpu", chunking: str = "ola",
                    batch_size: int = 8, progress: Progress | None = None,
-                   dc_block_hz: float = 10.0, dry: float | None = None
-                   ) -> tuple[Manifest, list[System]]:
+                   dc_block_hz: float = 10.0, dry: float | None = None,
+                   labels: list[str] | None = None) -> tuple[Manifest, list[System]]:
     """Noisy, Wiener and checkpoint rows over a corpus split (``default``: the shipped model).
 
     Checkpoints are loaded here (a bad one fails before any work); the enhanced rows
     are enhanced by :func:`score_systems`. ``progress`` is accepted for callers' sake.
     ``dry`` (None: each checkpoint's own) mixes that share of the input back.
+    ``labels`` name the checkpoint rows (``--name``); else each is named by its arch
+    and file, with its path when two files share a name.
     """
+    ckpts = list(ckpts or [])
+    if labels and len(labels) != len(ckpts):
+        raise SeganError(f"give one --name per --ckpt ({len(labels)} names for "
+                         f"{len(ckpts)} checkpoints)")
     manifest = load_manifest(root)
     items = corpus_pairs(root, manifest, split)
     sr = manifest.sample_rate
@@ -149,7 +155,8 @@ def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | No
 
         systems.append(enhanced_system("Wiener", items, sr, WienerFileEnhancer().enhance))
         systems[-1].baseline = True
-    for ckpt in ckpts or []:
+    names = [Path(str(c)).name for c in ckpts]
+    for i, ckpt in enumerate(ckpts):
         from segan_cli.core.enhance import Enhancer
         from segan_cli.core.inference import GeneratorModel, load_bundle
         from segan_cli.weights import DEFAULT_WORD, is_default, resolve_checkpoint
@@ -157,7 +164,9 @@ def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | No
         bundle = load_bundle(resolve_checkpoint(ckpt), device)
         enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=dry), chunking, batch_size,
                             dc_block_hz=dc_block_hz)
-        label = DEFAULT_WORD if is_default(ckpt) else f"{bundle.arch} ({Path(ckpt).name})"
+        shown = names[i] if names.count(names[i]) == 1 else str(ckpt)
+        label = (labels[i] if labels else DEFAULT_WORD if is_default(ckpt)
+                 else f"{bundle.arch} ({shown})")
         systems.append(enhanced_system(label, items, sr, enhancer.enhance))
     return manifest, systems
 

@@ -1,7 +1,7 @@
 """Speech quality metrics per whole utterance: PESQ, STOI, SSNR, SI-SDR, LLR, WSS, composites.
 
 Definitions follow Loizou's composite.m (DESIGN.md section 5); ``mode="paper"``
-reproduces the MATLAB run behind the SEGAN paper's table, ``mode="default"`` clips
+reproduces the MATLAB run behind the SEGAN paper's table, ``mode="standard"`` clips
 the composites to [1, 5]. See :mod:`.framing` and :mod:`.suite` for the details.
 """
 

@@ -31,16 +31,21 @@ import numpy as np
 
 from segan_cli.core.metrics.errors import MetricInputError
 
-Mode = Literal["default", "paper"]
-MODES: tuple[str, ...] = ("default", "paper")
+Mode = Literal["standard", "paper"]
+MODES: tuple[str, ...] = ("standard", "paper")
+#: the standard mode's name until it read as "the default model" in table titles
+OLD_NAMES = {"default": "standard"}
 EPS = float(np.finfo(np.float64).eps)
 KEEP_FRACTION = 0.95
 
 
-def check_mode(mode: str) -> None:
-    """Reject unknown scoring modes early, with the valid choices."""
+def check_mode(mode: str) -> Mode:
+    """The scoring mode by its current name (``default`` is the old name of
+    ``standard``); unknown modes are refused early, with the valid choices."""
+    mode = OLD_NAMES.get(mode, mode)
     if mode not in MODES:
         raise MetricInputError(f"unknown metrics mode {mode!r}; use one of {', '.join(MODES)}")
+    return mode  # type: ignore[return-value]
 
 
 def matlab_round(x: float) -> int:
@@ -104,14 +109,14 @@ def framed_pair(clean: np.ndarray, enhanced: np.ndarray, sr: int,
     return fc, fe
 
 
-def keep_count(n: int, mode: Mode = "default") -> int:
+def keep_count(n: int, mode: Mode = "standard") -> int:
     """How many of ``n`` sorted frame values the 95% cut keeps (see module notes)."""
     check_mode(mode)
     x = n * KEEP_FRACTION
     return matlab_round(x) if mode == "paper" else round(x)
 
 
-def lowest_mean(values: np.ndarray, mode: Mode = "default") -> float:
+def lowest_mean(values: np.ndarray, mode: Mode = "standard") -> float:
     """Mean of the lowest 95% of per-frame values (NaN sorts last, as in MATLAB)."""
     k = keep_count(values.size, mode)
     if k == 0:

@@ -58,7 +58,7 @@ def llr_per_frame(clean_frames: np.ndarray, enhanced_frames: np.ndarray, sr: int
         return np.log(_toeplitz_quadratic(a_enh, r_clean) / _toeplitz_quadratic(a_clean, r_clean))
 
 
-def llr(clean: np.ndarray, enhanced: np.ndarray, sr: int, mode: Mode = "default") -> float:
+def llr(clean: np.ndarray, enhanced: np.ndarray, sr: int, mode: Mode = "standard") -> float:
     """Log-likelihood ratio: mean of the lowest 95% of per-frame values (0 when equal)."""
     fc, fe = framed_pair(clean, enhanced, sr)
     return lowest_mean(llr_per_frame(fc, fe, sr), mode)

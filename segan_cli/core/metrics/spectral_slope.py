@@ -116,7 +116,7 @@ def wss_per_frame(clean_frames: np.ndarray, enhanced_frames: np.ndarray, sr: int
     return np.einsum("ij,ij->i", w, (s_clean - s_enh) ** 2) / w.sum(axis=1)
 
 
-def wss(clean: np.ndarray, enhanced: np.ndarray, sr: int, mode: Mode = "default") -> float:
+def wss(clean: np.ndarray, enhanced: np.ndarray, sr: int, mode: Mode = "standard") -> float:
     """Weighted spectral slope: mean of the lowest 95% of per-frame distances (0 when equal)."""
     fc, fe = framed_pair(clean, enhanced, sr)
     return lowest_mean(wss_per_frame(fc, fe, sr), mode)

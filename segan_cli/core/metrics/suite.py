@@ -65,7 +65,7 @@ def check_score_length(seconds: float, what: Path | str) -> None:
             "scoring limit", "cut it into utterances; the metrics are defined per utterance")
 
 
-def score_utterance(clean: np.ndarray, enhanced: np.ndarray, sr: int, mode: Mode = "default",
+def score_utterance(clean: np.ndarray, enhanced: np.ndarray, sr: int, mode: Mode = "standard",
                     extended_stoi: bool = False) -> dict[str, float]:
     """Score one whole utterance: every metric of :data:`METRICS` (plus ``estoi``).
 
@@ -74,7 +74,7 @@ def score_utterance(clean: np.ndarray, enhanced: np.ndarray, sr: int, mode: Mode
     them uncut, as composite.m passes the files to ``pesq``. Raises
     :class:`MetricInputError` for anything that cannot be scored.
     """
-    check_mode(mode)
+    mode = check_mode(mode)
     default_pesq_band(sr)
     p = pesq_score(clean, enhanced, sr)
     s = stoi_score(clean, enhanced, sr)
@@ -85,7 +85,7 @@ def score_utterance(clean: np.ndarray, enhanced: np.ndarray, sr: int, mode: Mode
     for name, value in (("LLR", llr_value), ("WSS", wss_value)):
         if not math.isfinite(value):
             raise MetricInputError(f"{name} is not finite ({value}): degenerate signal frames")
-    comp = composite(p, llr_value, wss_value, seg, clip=(mode == "default"))
+    comp = composite(p, llr_value, wss_value, seg, clip=(mode != "paper"))
     out = {"pesq": p, "csig": comp.csig, "cbak": comp.cbak, "covl": comp.covl,
            "ssnr": seg, "stoi": s, "si_sdr": si_sdr(clean, enhanced), "llr": llr_value,
            "wss": wss_value}
@@ -281,7 +281,7 @@ def _pool_context() -> mp.context.BaseContext:
     return mp.get_context("fork" if "fork" in methods else None)
 
 
-def score_pairs(pairs: Sequence[PairSpec], workers: int = 1, mode: Mode = "default",
+def score_pairs(pairs: Sequence[PairSpec], workers: int = 1, mode: Mode = "standard",
                 progress: Callable[[int], None] | None = None, *,
                 sample_rate: int | None = None, resample: bool = False,
                 extended_stoi: bool = False) -> BatchResult:
@@ -293,7 +293,7 @@ def score_pairs(pairs: Sequence[PairSpec], workers: int = 1, mode: Mode = "defau
     finishes, scored or not. ``sample_rate`` and ``resample`` are as in
     :func:`load_pair` (arrays need ``sample_rate``).
     """
-    check_mode(mode)
+    mode = check_mode(mode)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     opts = _Options(mode, sample_rate, resample, extended_stoi)

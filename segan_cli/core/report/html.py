@@ -187,7 +187,7 @@ def failures_list(data: PageData) -> str:
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1400px;
 padding:0 1em;color:#222}
-h1{font-size:1.4em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}
+h1{font-size:1.4em;overflow-wrap:anywhere}h2{margin-top:1.6em;border-bottom:1px solid #ccc}
 h3{margin:.4em 0}.why{font-weight:normal;color:#666;font-size:.85em}
 table{border-collapse:collapse;margin:.5em 0}
 th,td{padding:2px 8px;border-bottom:1px solid #eee;text-align:left}
