@@ -863,3 +863,134 @@ def test_random_bytes_are_one_line_even_from_the_c_library(tmp_path: Path) -> No
         f"error: cannot read audio file {bad}: not in an audio format libsndfile "
         "recognises (is it a wav/flac/ogg/mp3 file that is not truncated?)"], res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.wav"]
+
+
+# -- 5. no traceback from odd but legal inputs -----------------------------------------
+
+
+def _flat(text: str) -> str:
+    """Output with line wrapping undone, to look for a whole path in it."""
+    return "".join(text.split())
+
+
+MARKUP = {  # (files to make, arguments, exit code, text the output must show whole)
+    "output-name": ({"in.wav"}, lambda t: ["enhance", t / "in.wav", t / "o[/].wav",
+                                           "--method", "wiener"], 0, "o[/].wav"),
+    "input-folder": ({"in[/]x.wav"}, lambda t: ["enhance", t / "in[/]x.wav", t / "o.wav",
+                                                "--method", "wiener"], 0, "o.wav"),
+    "out-folder": ({"src/a.wav"}, lambda t: ["enhance", t / "src", "--out", t / "out[/]x",
+                                             "--method", "wiener"], 0, "out[/]x"),
+    "bad-file-in-draft": ({"in/[draft]/bad.wav", "in/ok.wav"},
+                          lambda t: ["enhance", t / "in", "--out", t / "out",
+                                     "--method", "wiener"], 1, "in/[draft]/bad.wav"),
+    "missing-input": (set(), lambda t: ["enhance", t / "no[/]such.wav", t / "o.wav",
+                                        "--method", "wiener"], 2, "no[/]such.wav"),
+    "evaluate-label": ({"c/a.wav", "[draft]/a.wav"},
+                       lambda t: ["evaluate", "--clean", t / "c", "--enhanced", t / "[draft]",
+                                  "--workers", "1", "--csv", t / "s[/].csv"], 0,
+                       "[draft]"),
+}
+
+
+@pytest.mark.parametrize("case", list(MARKUP))
+def test_paths_holding_markup_print_as_they_are(cli: Cli, env: Env, tmp_path: Path,
+                                                case: str) -> None:
+    """`o[/].wav` crashed rich's printer (once after writing the output); `[draft]/`
+    vanished from messages. Every user string reaches rich escaped."""
+    files, args, code, shown = MARKUP[case]
+    for rel in files:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(PRECIOUS if "bad" in rel else env.wav.read_bytes())
+    res = cli(*args(tmp_path), code=code)
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+    assert "Traceback" not in res.stdout + res.stderr
+    assert _flat(shown) in _flat(res.stdout + res.stderr), res.stdout + res.stderr
+    if code == 2:
+        _one_line(res)
+
+
+def _segan(*args: str | Path, env_vars: dict | None = None, **kwargs):
+    return subprocess.run([sys.executable, "-m", "segan_cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env_vars or {})},
+                          cwd=Path(__file__).resolve().parents[1], **kwargs)
+
+
+def test_closed_standard_input_is_one_line(env: Env, tmp_path: Path) -> None:
+    """`segan enhance - o.wav <&-` gave an AttributeError (sys.stdin is None)."""
+    res = _segan("enhance", "-", tmp_path / "o.wav", "--method", "wiener",
+                 stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(0))
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "error: standard input is closed: no audio to read (pipe a recording in, e.g. "
+        "segan enhance - out.wav < in.wav)"], res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["info", "evaluate"])
+def test_a_one_column_console_draws_tables(env: Env, command: str) -> None:
+    """COLUMNS=1 failed an assertion inside rich's table layout."""
+    args = {"info": ["info", env.ckpt],
+            "evaluate": ["evaluate", "--clean", env.clean, "--enhanced", env.noisy,
+                         "--workers", "1", "--no-wiener"]}[command]
+    res = _segan(*args, env_vars={"COLUMNS": "1"})
+    assert res.returncode == 0, res.stderr
+    assert "Error" not in res.stdout + res.stderr and "Traceback" not in res.stderr
+    assert ("window" if command == "info" else "filesmatched") in _flat(res.stdout)
+
+
+@pytest.mark.parametrize("seed", [2**64, 2**80, -(2**63) - 1])
+def test_an_out_of_range_seed_is_one_line(cli: Cli, env: Env, tmp_path: Path,
+                                          seed: int) -> None:
+    """--seed 2**64 ended in torch's raw `ValueError: Overflow`."""
+    line = _one_line(cli("enhance", env.wav, tmp_path / "o.wav", "--ckpt", env.ckpt,
+                         "--seed", str(seed), code=2))
+    assert "enhance.seed" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_largest_seed_works(cli: Cli, env: Env, tmp_path: Path) -> None:
+    cli("enhance", env.wav, tmp_path / "o.wav", "--ckpt", env.ckpt, "--seed", str(2**64 - 1))
+    assert sf.info(tmp_path / "o.wav").frames == sf.info(env.wav).frames
+
+
+@pytest.fixture(scope="module")
+def denoiser(env: Env):
+    import segan_cli
+
+    return segan_cli.load(env.ckpt)
+
+
+def _real(env: Env) -> torch.Tensor:
+    return torch.from_numpy(sf.read(env.wav, dtype="float32")[0])
+
+
+# what the API refuses with a SignalError naming the problem, instead of a raw error or
+# a silently wrong result
+API_REFUSES = {
+    "meta-tensor": (lambda e: _real(e).to("meta"), 16000, "meta device"),
+    "sparse-tensor": (lambda e: _real(e).to_sparse(), 16000, "cannot be read as samples"),
+    "rate-1e12": (lambda e: _real(e).numpy(), 10**12, "above 2147483647 Hz"),
+    "rate-2^31": (lambda e: _real(e), 2**31, "above 2147483647 Hz"),
+}
+
+
+@pytest.mark.parametrize("case", list(API_REFUSES))
+def test_api_refuses_what_it_cannot_enhance(denoiser, env: Env, case: str) -> None:
+    """A meta tensor gave NotImplementedError; enhance(x, 10**12) returned zeros."""
+    import segan_cli
+
+    make, rate, words = API_REFUSES[case]
+    with pytest.raises(segan_cli.SignalError, match=words):
+        denoiser.enhance(make(env), rate)
+
+
+def test_api_seed_out_of_range_is_a_settings_error(env: Env) -> None:
+    import segan_cli
+    from segan_cli.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="enhance.seed"):
+        segan_cli.load(env.ckpt, seed=2**64)
+    assert segan_cli.load(env.ckpt, seed=2**64 - 1).enhance(_real(env), 16000).shape == \
+        _real(env).shape
+

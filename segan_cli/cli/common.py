@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -41,21 +42,33 @@ from segan_cli.settings import Settings, load_settings
 
 #: the width of output that is not a terminal: wide enough that nothing wraps
 UNWRAPPED_WIDTH = 400
+#: the narrowest console: below it a table cannot be drawn at all
+MIN_WIDTH = 20
+
+
+def shown(value: object) -> str:
+    """``value`` as text that rich prints as it is: a path such as ``o[/].wav`` or
+    ``in/[draft]/`` is not markup (it crashed the printer, or vanished from it)."""
+    return escape(str(value))
 
 
 def titled_table(title: str, **options: Any) -> Table:
-    """A rich table under a left-aligned title that wraps only where the console does:
-    rich fits a title to its table's width, so the table is made at least as wide."""
-    width = Text.from_markup(title).cell_len
-    return Table(title=title, title_justify="left", min_width=width, **options)
+    """A rich table under a left-aligned plain-text title (paths print as they are)
+    that wraps only where the console does: rich fits a title to its table's width,
+    so the table is made at least as wide."""
+    text = Text(title)
+    return Table(title=text, title_justify="left", min_width=text.cell_len, **options)
 
 
 def make_console(stderr: bool = False) -> Console:
     """A rich console; output to a pipe, a log file or CI is not wrapped at 80 columns,
-    so paths and table rows stay whole (``COLUMNS`` still sets a width)."""
+    so paths and table rows stay whole (``COLUMNS`` still sets a width, of at least
+    :data:`MIN_WIDTH`: rich's tables fail an assertion at one or two columns)."""
     made = Console(stderr=stderr)
     if not made.is_terminal and "COLUMNS" not in os.environ:
         made = Console(stderr=stderr, width=UNWRAPPED_WIDTH)
+    elif made.width < MIN_WIDTH:
+        made = Console(stderr=stderr, width=MIN_WIDTH)
     return made
 
 
@@ -78,7 +91,8 @@ def debug_enabled() -> bool:
 
 def fail(message: str, hint: str | None = None) -> typer.Exit:
     """Print the one red line and return the Exit to raise."""
-    text = f"[bold red]error:[/] {message}" + (f" [dim]({hint})[/]" if hint else "")
+    text = f"[bold red]error:[/] {shown(message)}" + (f" [dim]({shown(hint)})[/]" if hint
+                                                      else "")
     err_console.print(text, highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_USER_ERROR)
 
@@ -209,12 +223,12 @@ class RichProgress:
 
     def start(self, label: str, total: int | None = None) -> None:
         self._finish_task()
-        self._task = self._progress.add_task(label, total=total)
+        self._task = self._progress.add_task(shown(label), total=total)
 
     def advance(self, n: int = 1) -> None:
         if self._task is not None:
             self._progress.advance(self._task, n)
 
     def note(self, message: str) -> None:
-        self._progress.console.print(f"[yellow]note:[/] {message}", highlight=False,
+        self._progress.console.print(f"[yellow]note:[/] {shown(message)}", highlight=False,
                                      soft_wrap=True)

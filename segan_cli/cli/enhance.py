@@ -28,6 +28,7 @@ from segan_cli.cli.common import (
     fail,
     from_settings,
     settings_from,
+    shown,
     user_errors,
     worker_count,
 )
@@ -113,7 +114,7 @@ def enhance(
         for source in sources:
             passed_over += batch_enhance.not_enhanced(source, glob)
         for entry, reason in passed_over:  # said even when nothing is left to enhance
-            err_console.print(f"[yellow]not enhanced:[/] {entry} ({reason})",
+            err_console.print(f"[yellow]not enhanced:[/] {shown(entry)} ({shown(reason)})",
                               highlight=False, soft_wrap=True)
         if len(sources) > 1:
             assert output is not None
@@ -154,13 +155,14 @@ def enhance(
                 if outcome.error is not None:
                     failures.append((outcome.job.src, outcome.error))
                     if not single:  # a single file's error is the one line below
-                        progress.console.print(f"[red]failed:[/] {outcome.job.src}: "
-                                               f"{outcome.error}", highlight=False,
+                        progress.console.print(f"[red]failed:[/] {shown(outcome.job.src)}: "
+                                               f"{shown(outcome.error)}", highlight=False,
                                                soft_wrap=True)  # paths whole
                     continue
                 assert outcome.report is not None
                 for note in outcome.report.warnings:
-                    progress.console.print(f"[yellow]warning:[/] {note}", highlight=False,
+                    progress.console.print(f"[yellow]warning:[/] {shown(note)}",
+                                           highlight=False,
                                            soft_wrap=True)
                 done_seconds += outcome.report.seconds
                 wall = time.perf_counter() - t0
@@ -174,7 +176,7 @@ def enhance(
     where = jobs[0].dst if len(jobs) == 1 and single else output
     rtf = f", real-time factor {wall / done_seconds:.3f}" if done_seconds else ""
     console.print(f"enhanced {ok} file(s), {done_seconds:.1f} s of audio in {wall:.1f} s"
-                  f"{rtf} -> [bold]{where}[/]")
+                  f"{rtf} -> [bold]{shown(where)}[/]", highlight=False, soft_wrap=True)
     if passed_over:
         err_console.print(f"[yellow]{len(passed_over)} file(s) not enhanced[/] (listed above "
                           "with the reason)", highlight=False)
@@ -247,7 +249,7 @@ def _enhancer_factory(method: str, ckpt: str | None, e: EnhanceSettings, workers
                    e.requested_dry)
         factory = functools.partial(batch_enhance.model_enhancer, path, e.device, *options)
     if not is_default(ckpt):
-        return factory, f"{bundle.arch} checkpoint {path.name}"
+        return factory, f"{bundle.arch} checkpoint {shown(path.name)}"
     err_console.print(f"[yellow]note:[/] {default_model_note(bundle)}", highlight=False,
                       soft_wrap=True)
     return factory, "the default model"
@@ -270,6 +272,9 @@ def _stdio_ends(source: Path, dest: Path | None, overwrite: bool
         if dest is None:
             raise SeganError("where should the output go?",
                              "give OUTPUT, or - for standard output")
+        if sys.stdin is None:  # started with standard input closed (<&-)
+            raise SeganError("standard input is closed: no audio to read",
+                             "pipe a recording in, e.g. segan enhance - out.wav < in.wav")
         if sys.stdin.isatty():
             raise SeganError("standard input is a terminal: no audio to read",
                              "pipe a recording in, e.g. segan enhance - out.wav < in.wav")
@@ -293,14 +298,15 @@ def _enhance_stdio(enhancer: batch_enhance.FileEnhancer, src: AudioSource, dst: 
         report = enhancer.enhance_file(src, dst if dst is not None else buffer,
                                        overwrite=overwrite)
     for note in report.warnings:
-        err_console.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {shown(note)}", highlight=False,
+                          soft_wrap=True)
     if buffer is not None:
         _write_stdout(buffer.getvalue())
     rtf = f", real-time factor {report.rtf:.3f}" if report.seconds else ""
     where = "standard output" if dst is None else dst
     (err_console if dst is None else console).print(
         f"enhanced 1 file(s), {report.seconds:.1f} s of audio in {report.wall:.1f} s{rtf} "
-        f"-> [bold]{where}[/]", highlight=False, soft_wrap=True)
+        f"-> [bold]{shown(where)}[/]", highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from segan_cli.cli.common import (
     fail,
     from_settings,
     settings_from,
+    shown,
     titled_table,
     user_errors,
     worker_count,
@@ -195,11 +196,11 @@ def evaluate(
         res = system.result
         assert res is not None
         any_scored |= res.n_scored > 0
-        table.add_row(system.label, *(_fmt(res.summary[c].mean) if c in res.summary else "-"
+        table.add_row(shown(system.label), *(_fmt(res.summary[c].mean) if c in res.summary else "-"
                                       for c in cols), f"{res.n_scored}/{res.n_total}")
         for base, diffs in versus.get(system.label, {}).items():
             pairs = diffs[cols[0]].summary.count
-            table.add_row(f"  Δ vs {base}", *(diffs[c].text() for c in cols),
+            table.add_row(f"  Δ vs {shown(base)}", *(diffs[c].text() for c in cols),
                           f"[dim]{pairs} paired[/]")
     if versus:
         table.caption = ("Δ: the row minus its baseline, file by file over the files both "
@@ -220,16 +221,18 @@ def evaluate(
         raise fail(f"no file could be scored: {label}: {failure.name}: {failure.message}"
                    + unwritten)
     for label, failure in failures:
-        err_console.print(f"[yellow]not scored[/] {label}: {failure.name}: "
-                          f"{failure.message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]not scored[/] {shown(label)}: {shown(failure.name)}: "
+                          f"{shown(failure.message)}", highlight=False, soft_wrap=True)
     if not any_scored:
         raise fail("no file could be scored (see the messages above)" + unwritten)
     warned = {w.message for s in systems if s.result is not None for w in s.result.warnings}
     for message in sorted(warned):  # one line per file, however many rows read it
-        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {shown(message)}", highlight=False,
+                          soft_wrap=True)
     if csv_path is not None:
         _write_csv(csv_path, systems, cols, overwrite, inputs)
-        console.print(f"per-file values written to [bold]{csv_path}[/]")
+        console.print(f"per-file values written to [bold]{shown(csv_path)}[/]",
+                      highlight=False, soft_wrap=True)
     if json_path is not None:
         write_text_atomic(json_path, json.dumps(
             {"title": title,
@@ -240,13 +243,14 @@ def evaluate(
              "paired_note": "paired: row minus baseline over the files both scored; mean, "
                             "Student-t 95% interval, two-sided paired t-test p-value"},
             indent=1), overwrite, inputs)
-        console.print(f"summary written to [bold]{json_path}[/]")
+        console.print(f"summary written to [bold]{shown(json_path)}[/]", highlight=False,
+                      soft_wrap=True)
     if report_dir is not None and choice is not None:
         with RichProgress(transient=True) as progress:
             info = build_report(report_dir, systems, choice, title=page_title, metrics=cols,
                                 corpus_name=corpus_name, overwrite=overwrite,
                                 progress=progress)
-        console.print(f"report written to [bold]{report}[/]/index.html: "
+        console.print(f"report written to [bold]{shown(report)}[/]/index.html: "
                       f"{_size(info.size)} ({info.images} images, {info.audio} audio files)",
                       highlight=False, soft_wrap=True)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from segan_cli.cli.common import console, user_errors
+from segan_cli.cli.common import console, shown, user_errors
 from segan_cli.core.output_guard import check_output, same_file
 from segan_cli.errors import SeganError
 from segan_cli.weights import resolve_checkpoint
@@ -57,9 +57,10 @@ def export(
     bundle = load_bundle(source, "cpu")
     share = export_dry(bundle, dry)
     export_torchscript(bundle, out, overwrite, share)
-    console.print(f"TorchScript generator written to [bold]{out}[/] "
+    console.print(f"TorchScript generator written to [bold]{shown(out)}[/] "
                   f"({bundle.arch}, window {bundle.settings.data.window}, "
                   f"{bundle.settings.data.sample_rate} Hz, dry {share:g})")
     if onnx is not None:
         export_onnx(bundle, onnx, overwrite, share)
-        console.print(f"ONNX generator written to [bold]{onnx}[/]")
+        console.print(f"ONNX generator written to [bold]{shown(onnx)}[/]", highlight=False,
+                      soft_wrap=True)

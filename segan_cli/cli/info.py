@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from segan_cli.cli.common import console, err_console, titled_table, user_errors
+from segan_cli.cli.common import console, err_console, shown, titled_table, user_errors
 from segan_cli.core.output_guard import check_output
 from segan_cli.errors import SeganError
 from segan_cli.weights import display_path, is_default, resolve_checkpoint
@@ -74,7 +74,7 @@ def info(
                               for k, v in value.items()) or "-"
         elif isinstance(value, int) and key.endswith("parameters"):
             value = f"{value:,}"
-        table.add_row(key.replace("_", " "), str(value))
+        table.add_row(key.replace("_", " "), shown(value))
     console.print(table)
 
 
@@ -93,5 +93,5 @@ def _plot_curves(run_dir: Path, out: Path, overwrite: bool) -> None:
     best = log.best()
     where = (f"; best validation PESQ {best[1]:.3f} at step {best[0]}" if best
              else "; no validation yet")
-    err_console.print(f"training curves written to [bold]{out}[/] (steps up to "
+    err_console.print(f"training curves written to [bold]{shown(out)}[/] (steps up to "
                       f"{log.last_step}{where})", highlight=False, soft_wrap=True)

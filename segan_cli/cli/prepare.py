@@ -16,6 +16,7 @@ from segan_cli.cli.common import (
     err_console,
     from_settings,
     settings_from,
+    shown,
     titled_table,
     user_errors,
 )
@@ -55,7 +56,8 @@ def _run(out: Path, build: Callable[[RichProgress], Manifest]) -> None:
         with naming_faults(out), RichProgress() as progress:
             manifest = build(progress)
     except CorpusExistsError as exc:
-        console.print(f"[yellow]{exc.message}[/] [dim]({exc.hint})[/]")
+        console.print(f"[yellow]{shown(exc.message)}[/] [dim]({shown(exc.hint)})[/]",
+                      highlight=False, soft_wrap=True)
         manifest = load_manifest(out)
     _summary(out, manifest)
 
@@ -71,8 +73,9 @@ def _summary(out: Path, manifest: Manifest) -> None:
     console.print(table)
     note = validation_note(manifest)
     if note:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
-    console.print(f"corpus ready: [bold]{out}[/]  (inspect with `segan stats {out}`)")
+        err_console.print(f"[yellow]note:[/] {shown(note)}", highlight=False, soft_wrap=True)
+    console.print(f"corpus ready: [bold]{shown(out)}[/]  (inspect with `segan stats "
+                  f"{shown(out)}`)", highlight=False, soft_wrap=True)
 
 
 def validation_note(manifest: Manifest) -> str | None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from segan_cli.cli.common import console, titled_table, user_errors
+from segan_cli.cli.common import console, shown, titled_table, user_errors
 from segan_cli.core.data.pipeline.corpus import corpus_inputs
 from segan_cli.core.data.pipeline.manifest import load_manifest
 from segan_cli.core.data.pipeline.stats import corpus_summary, plot_summary
@@ -80,7 +80,7 @@ def stats(
     for split, s in summary["splits"].items():
         hist = s["snr"]["histogram"] if s["snr"] else {}
         snr_table.add_row(split, "  ".join(f"{k}: {v}" for k, v in hist.items()) or "-",
-                          ", ".join(s["speaker_names"][:12])
+                          shown(", ".join(s["speaker_names"][:12]))
                           + (" ..." if len(s["speaker_names"]) > 12 else ""))
     console.print(snr_table)
     norm = summary["normalisation"]
@@ -88,6 +88,7 @@ def stats(
         console.print("training-split statistics (used by arch adv): " + ", ".join(
             f"{k} {_fmt(v, '.5f')}" for k, v in norm.items()))
     if plot is not None:
-        console.print(f"histograms written to [bold]{plot}[/]")
+        console.print(f"histograms written to [bold]{shown(plot)}[/]", highlight=False,
+                      soft_wrap=True)
 
 

@@ -14,6 +14,7 @@ from segan_cli.cli.common import (
     err_console,
     from_settings,
     settings_from,
+    shown,
     titled_table,
     user_errors,
 )
@@ -111,7 +112,8 @@ def train(
     settings = settings_from(config, sets, arch=arch, extra=extra)
     run_dir = out or Path("runs") / settings.model.arch
     start = f" from {init_from}" if init_from is not None else ""
-    console.print(f"training [bold]{settings.model.arch}[/]{start} on {data} -> {run_dir}")
+    console.print(f"training [bold]{settings.model.arch}[/]{shown(start)} on {shown(data)} -> "
+                  f"{shown(run_dir)}", highlight=False, soft_wrap=True)
     live = console.is_terminal  # a live bar for a terminal, plain lines for a log file
     progress = RunProgressBar() if live else LineProgress(
         lambda line: err_console.print(line, highlight=False, soft_wrap=True))
@@ -126,8 +128,8 @@ def train(
     table = titled_table("training finished", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
-    table.add_row("best checkpoint", str(result.best or "none (no validation ran)"))
-    table.add_row("last checkpoint", str(result.last or "-"))
+    table.add_row("best checkpoint", shown(result.best or "none (no validation ran)"))
+    table.add_row("last checkpoint", shown(result.last or "-"))
     for key, value in result.best_scores.items():
         table.add_row(key, f"{value:.4f}")
     table.add_row("steps", str(result.steps))
@@ -140,7 +142,8 @@ def _warning_line(message: Warning | str, category: type[Warning], filename: str
                   lineno: int, file: object = None, line: str | None = None) -> None:
     """A warning during training (e.g. Lightning choosing bf16 for 16-mixed on a CPU)
     as one line: ``warning: ...``."""
-    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {shown(message)}", highlight=False,
+                      soft_wrap=True)
 
 
 def _source_settings(source: Path, arch: str | None, extra: dict[str, dict[str, Any]]

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 MAX_CHANNELS = 32
 """Most channels an in-memory signal may have; more is taken for a transposed array."""
 
+MAX_RATE = 2**31 - 1
+"""Highest sample rate taken, in Hz: what a file's header (and libsndfile) can hold."""
+
 Audio = TypeVar("Audio", np.ndarray, "torch.Tensor")
 PathLike = str | os.PathLike
 
@@ -89,20 +92,34 @@ def _as_numpy(x: Any) -> tuple[Any, torch.device | None]:
     unless the caller already imported it, since only then can ``x`` be a tensor."""
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(x, torch.Tensor):
+        if x.is_meta:
+            raise SignalError(f"the tensor of shape {tuple(x.shape)} is on the meta device: "
+                              "it has a shape but no samples",
+                              "create it on a real device (cpu, cuda)")
         t = x.detach()
         if t.is_floating_point():  # bfloat16 has no NumPy dtype
             t = t.to(dtype=torch.float32)
-        return t.cpu().numpy(), x.device
+        try:
+            return t.cpu().numpy(), x.device
+        except (RuntimeError, TypeError, NotImplementedError) as exc:  # sparse, quantized
+            raise SignalError(f"a {x.layout} tensor on {x.device} cannot be read as samples "
+                              f"({str(exc).splitlines()[0]})",
+                              "pass a dense tensor, e.g. x.to_dense()") from None
     return x, None
 
 
 def _check_rate(sr: Any) -> int:
+    """A rate an audio file could declare: 1 Hz up to :data:`MAX_RATE` (10**12 Hz
+    resampled a signal to nothing, and the result was all zeros)."""
     try:
         rate = operator.index(sr)
     except TypeError:
         raise SignalError(f"sample rate {sr!r} is not an integer number of Hz") from None
     if isinstance(sr, bool) or rate <= 0:
         raise SignalError(f"sample rate {sr!r} is not a positive number of Hz")
+    if rate > MAX_RATE:
+        raise SignalError(f"sample rate {rate} Hz is above {MAX_RATE} Hz, the most an audio "
+                          "file can declare", "pass the rate of the samples in Hz")
     return rate
 
 
