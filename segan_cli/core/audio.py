@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
-from scipy.signal import lfilter
 
 from segan_cli.core.output_guard import guarded_file
 from segan_cli.errors import AudioError
@@ -333,5 +332,7 @@ def deemphasis(y: np.ndarray, coef: float, state: float = 0.0) -> tuple[np.ndarr
     y = np.asarray(y, dtype=np.float64)
     if coef == 0 or y.size == 0:
         return y.astype(np.float32), state if y.size == 0 else float(y[-1])
+    from scipy.signal import lfilter  # here: scipy costs 1.5 s, and --help needs none of it
+
     out, _ = lfilter([1.0], [1.0, -coef], y, zi=np.array([coef * state]))
     return out.astype(np.float32), float(out[-1])

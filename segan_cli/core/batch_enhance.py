@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from segan_cli.core.audio import AUDIO_SUFFIXES, AudioSource, unreadable_reason, write_format
 from segan_cli.core.cpus import usable_cores
-from segan_cli.core.enhance import Destination, EnhanceReport
 from segan_cli.core.output_guard import OutputError, check_output, resolve_output, same_file
 from segan_cli.core.processes import bind_to_parent, exit_if_orphaned
 from segan_cli.errors import SeganError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the enhancer pulls in scipy and soxr; the CLI's --help must not
+    from segan_cli.core.enhance import Destination, EnhanceReport
     from segan_cli.core.inference import GeneratorBundle
 
 
