@@ -158,6 +158,9 @@ class ModelSettings(_Section):
         "none", description="adv: also feed the window's Wiener estimate, and take the "
         "residual over it")
 
+    upsample: Literal["transposed", "linear"] = Field(
+        "transposed", description="adv decoder: strided transposed convs (the seed's) or "
+        "linear interpolation + conv (no checkerboard tones)")
     @model_validator(mode="after")
     def _non_empty(self) -> ModelSettings:
         if not self.encoder_channels or not self.disc_channels:
@@ -165,9 +168,10 @@ class ModelSettings(_Section):
         if self.arch == "segan" and self.head != "seed":
             raise ValueError("model.head applies to arch 'adv' (segan keeps its tanh output)")
         if self.arch == "segan" and (self.window_norm or self.decoder_last != "bn_relu"
-                                     or self.head_norm != "batch" or self.condition != "none"):
-            raise ValueError("model.window_norm, model.decoder_last, model.head_norm and "
-                             "model.condition apply to arch 'adv'")
+                                     or self.head_norm != "batch" or self.condition != "none"
+                                     or self.upsample != "transposed"):
+            raise ValueError("model.window_norm, model.decoder_last, model.head_norm, "
+                             "model.condition and model.upsample apply to arch 'adv'")
         if any(c <= 0 for c in self.encoder_channels + self.disc_channels):
             raise ValueError("channel widths must be positive")
         for key in ("encoder_channels", "disc_channels"):

@@ -185,12 +185,12 @@ def test_join_group_levels_clips_over_room_tone_at_their_floor() -> None:
     clips = {"a": 0.01 * np.ones(8000, np.float32), "b": 0.5 * np.ones(4000, np.float32)}
     clips["b"][1000:1500] = 0.0  # digital padding inside a clip is filled too
     g = cg.Group("tux-xx", "0000-x", ("a", "b"), (3000,))
-    # measured floors 50 dB below each clip's raw level: room tone near -70 dBFS
-    floors = {"a": -90.0, "b": -56.0}
+    # measured floors 45 dB below each clip's raw level: room tone near -65 dBFS
+    floors = {"a": -85.0, "b": -51.0}
     y = cg.join_group(g, clips.__getitem__, floors.__getitem__)
     assert y.size == 15000 and longest_zero_run(y) == 0
     gap_db = 20 * np.log10(np.sqrt(np.mean(y[8000 + cg.FADE:11000 - cg.FADE] ** 2)))
-    assert -72.5 < gap_db < -66.0
+    assert -67.0 < gap_db < -63.0
     for part in (y[:8000], y[11000:]):
         core = part[cg.FADE:-cg.FADE]
         assert abs(20 * np.log10(np.sqrt(np.mean(core ** 2))) - cg.CLIP_DBFS) < 1.0
@@ -205,6 +205,8 @@ def test_written_groups_hold_no_digital_silence(tmp_path: Path) -> None:
     lengths = {f"c{i}": int(rng.uniform(0.4, 1.0) * cm.RATE) for i in range(12)}
     raw = {k: (0.1 * np.sin(np.arange(n) * 0.05)).astype(np.float32)
            for k, n in lengths.items()}
+    for x in raw.values():  # resampled digital padding: tiny floats, zeros once stored
+        x[:2000] = 1e-7 * np.cos(np.arange(2000))
     infos = {k: cm.ClipInfo(44100, 0, n, -100.0, 200.0, None) for k, n in lengths.items()}
     m = cm.VoiceMeasure("tux-xx", "tuxpaint-stamps-default", "xx", 44100, 200.0, -100.0,
                         60.0, 0.0, infos)

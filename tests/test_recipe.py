@@ -574,3 +574,34 @@ def test_keep_checkpoints_keeps_every_validation_named_by_gan_step(
         steps.append(gan_step)
         assert load_bundle(path).settings.train.keep_checkpoints
     assert steps[0] < steps[1] == checkpoint_info(run / "checkpoints" / "last.ckpt")["gan_steps"]
+
+
+def test_linear_upsampling_decoder_has_the_same_weights_and_no_checkerboard() -> None:
+    """model.upsample=linear swaps each strided transposed conv of the decoder for linear
+    interpolation + conv: same weight count, same shapes, and an untrained decoder fed a
+    constant gives a constant (a transposed conv gives a periodic pattern)."""
+    base = adv_settings("residual")
+    gens = {}
+    for up in ("transposed", "linear"):
+        s = base.model_copy(deep=True)
+        s.model.upsample = up
+        gens[up] = build_generator(s.model, WINDOW).eval()
+    assert count_parameters(gens["linear"]) == count_parameters(gens["transposed"])
+    x = torch.randn(2, 1, WINDOW)
+    assert gens["linear"](x).shape == gens["transposed"](x).shape == x.shape
+    for up, gen in gens.items():
+        layer = gen.decoder[0][0]
+        with torch.no_grad():
+            for p in layer.parameters():
+                p.fill_(0.01)
+            flat = layer(torch.ones(1, layer_in(layer), 32))[..., 8:-8]
+        spread = float(flat.max() - flat.min())
+        assert (spread < 1e-5) == (up == "linear"), (up, spread)
+    with pytest.raises(SettingsError, match=r"model\.upsample"):
+        load_settings(None, ["model.upsample=linear"])
+
+
+def layer_in(layer: nn.Module) -> int:
+    """Input channels of an upsampling layer (a transposed conv or interpolation + conv)."""
+    conv = layer if not isinstance(layer, nn.Sequential) else layer[-1]
+    return conv.in_channels

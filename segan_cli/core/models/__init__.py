@@ -48,7 +48,8 @@ def build_generator(model: ModelSettings, window: int) -> GeneratorBase:
                                  model.z_channels, head=model.head,
                                  window_norm=model.window_norm,
                                  decoder_last=model.decoder_last,
-                                 head_norm=model.head_norm, condition=model.condition)
+                                 head_norm=model.head_norm, condition=model.condition,
+                                 upsample=model.upsample)
     return SeganGenerator(model.encoder_channels, model.kernel_size, window, model.z_channels)
 
 

@@ -33,6 +33,13 @@ channel, and the residual head adds its correction to that estimate instead of t
 noisy input, so an untrained model starts at the classic filter (+0.22 to +0.32 PESQ
 over Noisy on every set measured) and learns what the filter gets wrong.
 
+``model.upsample``: ``transposed`` (the seed's) doubles the length in the decoder with
+strided transposed convolutions; ``linear`` with linear interpolation followed by a
+plain convolution of the same kernel and weight count. Strided transposed convolutions
+leave a periodic "checkerboard" pattern whose spectrum holds peaks at multiples of
+the rate divided by the upsampling period (4 and 6 kHz at 16 kHz were measured in the
+shipped model's output); interpolation before the convolution has no such pattern.
+
 ``model.window_norm`` divides each input window by its RMS (floored at -60 dB) and
 multiplies the head's output back: batch norm then sees one level whatever the
 recording's, so its running statistics fit every input at inference. Without it,
@@ -47,11 +54,18 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from segan_cli.core.models.generator import GeneratorBase, decoder_channels, down_conv, up_conv
+from segan_cli.core.models.generator import (
+    GeneratorBase,
+    decoder_channels,
+    down_conv,
+    same_padding,
+    up_conv,
+)
 from segan_cli.core.models.wiener_input import wiener_estimate
 
 HEADS = ("seed", "linear", "residual")
 CONDITIONS = ("none", "wiener")
+UPSAMPLES = ("transposed", "linear")
 RESIDUAL_INIT_SCALE = 0.1  # of the default init of the residual head's last conv
 WINDOW_NORM_FLOOR = 1e-3  # RMS floor (model units) of window normalisation: -60 dB
 
@@ -68,11 +82,15 @@ class AdvancedGenerator(GeneratorBase):
     def __init__(self, channels: Sequence[int], kernel_size: int, window: int,
                  z_channels: int | None = None, head: str = "seed",
                  window_norm: bool = False, decoder_last: str = "bn_relu",
-                 head_norm: str = "batch", condition: str = "none") -> None:
+                 head_norm: str = "batch", condition: str = "none",
+                 upsample: str = "transposed") -> None:
         super().__init__(channels, kernel_size, window, z_channels)
         if condition not in CONDITIONS:
             raise ValueError(f"unknown condition {condition!r}; use none or wiener")
         self.condition = condition
+        if upsample not in UPSAMPLES:
+            raise ValueError(f"unknown upsample {upsample!r}; use transposed or linear")
+        up = up_conv if upsample == "transposed" else interp_conv
         self.window_norm = bool(window_norm)
         if decoder_last not in ("bn_relu", "conv"):
             raise ValueError(f"unknown decoder_last {decoder_last!r}; use bn_relu or conv")
@@ -92,11 +110,11 @@ class AdvancedGenerator(GeneratorBase):
         dec_in, dec_out = decoder_channels(self.channels, self.z_channels)
         last = len(dec_out) - 1
         self.decoder = nn.ModuleList(
-            nn.Sequential(up_conv(ci, co, kernel_size))
-            if j == last and decoder_last == "conv" else _block(up_conv(ci, co, kernel_size), co)
+            nn.Sequential(up(ci, co, kernel_size))
+            if j == last and decoder_last == "conv" else _block(up(ci, co, kernel_size), co)
             for j, (ci, co) in enumerate(zip(dec_in, dec_out, strict=True)))
         self.decoder_res = nn.ModuleList(
-            up_conv(dec_in[j - 1], dec_out[j], kernel_size, stride=4)
+            up(dec_in[j - 1], dec_out[j], kernel_size, stride=4)
             for j in range(1, self.num_layers))
         out_conv = nn.Conv1d(1, 1, kernel_size, padding="same")
         relu = [nn.ReLU()] if head == "seed" else []
@@ -148,6 +166,13 @@ class AdvancedGenerator(GeneratorBase):
         if self.head_kind == "residual":
             return out + base * self.skip_scale + self.skip_shift
         return out
+
+
+def interp_conv(c_in: int, c_out: int, kernel_size: int, stride: int = 2) -> nn.Sequential:
+    """Linear interpolation by ``stride``, then a same-length Conv1d: an upsampling layer
+    without the periodic pattern of a strided transposed convolution."""
+    return nn.Sequential(nn.Upsample(scale_factor=stride, mode="linear", align_corners=False),
+                         nn.Conv1d(c_in, c_out, kernel_size, padding=same_padding(kernel_size)))
 
 
 def _block(conv: nn.Module, channels: int) -> nn.Sequential:

@@ -3,9 +3,11 @@
 Real microphones never give exact zeros, yet decoded prompts (G.722 gates silence to
 zero) and word clips (digitally padded before and after the word) hold runs of them.
 A model trained on such targets learns a silence no recording has, and a
-log-spectral loss is dominated by those bins. Runs longer than ``MIN_RUN`` samples
-are filled with gently low-passed Gaussian noise at the recording's own measured
-noise floor, kept within ``FLOOR_DBFS``.
+log-spectral loss is dominated by those bins. Digital silence is a run of more than
+``MIN_RUN`` samples that a 16-bit file stores as zero (below half its step: resampled
+zeros are tiny non-zero floats); it is filled with gently low-passed Gaussian noise at
+the recording's own measured noise floor, kept within ``FLOOR_DBFS`` (loud enough that
+16-bit storage and a mixer's peak scaling do not round it back to zero).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from scipy.signal import lfilter
 
 RATE = 16000
 MIN_RUN = 4  # samples: shorter runs of zeros are ordinary zero crossings of 16-bit audio
-FLOOR_DBFS = (-72.0, -45.0)  # room tone stays within these levels
+FLOOR_DBFS = (-66.0, -45.0)  # room tone stays within these levels
+SILENT = 0.5 / 32768  # below half a 16-bit step: stored as zero
 POLE = 0.6  # one-pole low-pass of the room tone's white noise
 FRAME = RATE // 50  # 20 ms frames for the floor measurement
 
@@ -35,8 +38,8 @@ def clamp_floor(dbfs: float) -> float:
 
 
 def zero_runs(x: np.ndarray, min_run: int = MIN_RUN) -> np.ndarray:
-    """Boolean mask of the samples in runs of exact zeros longer than ``min_run``."""
-    zero = np.asarray(x) == 0
+    """Boolean mask of the samples in runs of digital silence longer than ``min_run``."""
+    zero = np.abs(np.asarray(x)) < SILENT
     edges = np.flatnonzero(np.diff(np.concatenate([[0], zero.view(np.int8), [0]])))
     mask = np.zeros(zero.size, dtype=bool)
     for start, stop in zip(edges[::2], edges[1::2], strict=True):
