@@ -994,3 +994,35 @@ def test_api_seed_out_of_range_is_a_settings_error(env: Env) -> None:
     assert segan_cli.load(env.ckpt, seed=2**64 - 1).enhance(_real(env), 16000).shape == \
         _real(env).shape
 
+
+# -- 6. nothing silently wrong --------------------------------------------------------
+
+
+@pytest.mark.parametrize("keep,noted", [(1.0, False), (0.95, False), (0.5, True),
+                                        (1.5, True)], ids=["same", "95%", "half", "longer"])
+def test_a_much_shorter_enhanced_file_is_scored_with_a_warning(
+        cli: Cli, env: Env, tmp_path: Path, keep: float, noted: bool) -> None:
+    """An enhanced file much shorter than its clean partner was scored over its own
+    length without a word; beyond a set ratio it now warns, and its CSV row says so."""
+    import csv
+
+    x, sr = sf.read(env.wav, dtype="float32")
+    x = x[:16000]
+    for kind in ("c", "e"):
+        (tmp_path / kind).mkdir()
+    sf.write(tmp_path / "c" / "a.wav", x, sr)
+    sf.write(tmp_path / "e" / "a.wav", np.resize(x, int(x.size * keep)), sr)
+    res = cli("evaluate", "--clean", tmp_path / "c", "--enhanced", tmp_path / "e",
+              "--workers", "1", "--csv", tmp_path / "s.csv")
+    (row,) = list(csv.DictReader(open(tmp_path / "s.csv")))
+    text = " ".join(res.stderr.split())
+    if noted:
+        short, other = ("enhanced", "clean") if keep < 1 else ("clean", "enhanced")
+        expect = (f"a: the {short} file holds {min(keep, 1):.2f} s, its {other} partner "
+                  f"{max(keep, 1):.2f} s: scored over the first {min(keep, 1):.2f} s only")
+        assert f"warning: {expect}" in text, res.stderr
+        assert row["note"] == expect
+    else:
+        assert "scored over" not in text and row["note"] == ""
+    assert float(row["pesq"]) > 1
+

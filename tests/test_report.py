@@ -111,7 +111,7 @@ def _check_folder(folder: Path) -> tuple[str, Page]:
 
 def _per_file(csv_path: Path) -> dict[tuple[str, str], dict[str, float]]:
     return {(r["system"], r["file"]): {k: float(v) for k, v in r.items()
-                                      if k not in ("system", "file", "error")}
+                                      if k not in ("system", "file", "error", "note")}
             for r in csv.DictReader(open(csv_path)) if not r["error"]}
 
 

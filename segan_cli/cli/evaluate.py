@@ -276,13 +276,13 @@ def _write_csv(path: Path, systems: list, cols: tuple[str, ...], overwrite: bool
     buf = io.StringIO()
     writer = csv.writer(buf)
     extra = ("llr", "wss")
-    writer.writerow(["system", "file", *cols, *extra, "error"])
+    writer.writerow(["system", "file", *cols, *extra, "error", "note"])
     for system in systems:
         res = system.result
         for row in res.rows:
             writer.writerow([system.label, row["name"], *(f"{row[c]:.6f}" for c in cols),
-                             *(f"{row[c]:.6f}" for c in extra), ""])
+                             *(f"{row[c]:.6f}" for c in extra), "", row.get("note", "")])
         for failure in res.failures:
             writer.writerow([system.label, failure.name, *([""] * (len(cols) + 2)),
-                             failure.message])
+                             failure.message, ""])
     write_text_atomic(path, buf.getvalue(), overwrite, inputs)

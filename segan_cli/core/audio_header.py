@@ -1,9 +1,10 @@
 """What an audio file's header promises against what the file holds.
 
-libsndfile trusts the bytes present: a WAV or AIFF file cut short (an interrupted
-copy, a full disk) opens without error and reads short, so its output or score
-would silently cover only part of the recording. The container's own data-chunk size
-tells the difference; :func:`truncation_note` turns it into a sentence for the user.
+libsndfile trusts the bytes present: a WAV, AIFF or Ogg file cut short (an
+interrupted copy, a full disk) opens without error and reads short, so its output or
+score would silently cover only part of the recording. The container's own
+data-chunk size (WAV, AIFF) or end-of-stream page (Ogg) tells the difference;
+:func:`truncation_note` turns it into a sentence for the user.
 """
 
 from __future__ import annotations
@@ -27,12 +28,7 @@ def declared_audio_bytes(path: AudioSource) -> tuple[int, int] | None:
     """
     try:
         with contextlib.ExitStack() as stack:
-            fh: BinaryIO
-            if isinstance(path, AudioBytes):
-                size, fh = len(path.data), path.open()
-            else:
-                size = Path(path).stat().st_size
-                fh = stack.enter_context(open(path, "rb"))
+            size, fh = _open(path, stack)
             head = fh.read(12)
             if len(head) < 12:
                 return None
@@ -71,8 +67,55 @@ def _walk(fh, size: int, endian: str, data_id: bytes, skip: int, rf64: bool
     return None
 
 
+def _open(path: AudioSource, stack: contextlib.ExitStack) -> tuple[int, BinaryIO]:
+    """(size in bytes, an open binary file) of a file or of bytes piped in."""
+    if isinstance(path, AudioBytes):
+        return len(path.data), path.open()
+    return Path(path).stat().st_size, stack.enter_context(open(path, "rb"))
+
+
+OGG_TAIL = 1 << 16  # an Ogg page is at most 65307 bytes
+_EOS = 0x04
+
+
+def ogg_unfinished(path: AudioSource) -> bool:
+    """Whether an Ogg file (Vorbis, Opus, FLAC in Ogg) stops before its end of stream.
+
+    libsndfile takes the length from the last page present, so a cut file reads as a
+    shorter, complete one. A whole stream ends with a complete page flagged
+    end-of-stream; a cut one does not.
+    """
+    try:
+        with contextlib.ExitStack() as stack:
+            size, fh = _open(path, stack)
+            if fh.read(4) != b"OggS":
+                return False
+            start = max(size - OGG_TAIL, 0)
+            fh.seek(start)
+            tail = fh.read()
+    except OSError:
+        return False
+    at = tail.rfind(b"OggS")
+    while at >= 0:
+        page = tail[at:]
+        if len(page) >= 27 and page[4] == 0:  # version 0: a real page header
+            segments = page[26]
+            if len(page) < 27 + segments:
+                return True  # the header itself is cut
+            body = sum(page[27:27 + segments])
+            if len(page) < 27 + segments + body:
+                return True  # the last page is cut
+            return not page[5] & _EOS
+        at = tail.rfind(b"OggS", 0, at)  # "OggS" inside packet data: look further back
+    return start > 0  # no page header in the last 64 kB of a long file
+
+
 def truncation_note(info: AudioInfo) -> str | None:
-    """A one-line warning when ``info.path`` holds less audio than its header says."""
+    """A one-line warning when ``info.path`` holds less audio than its header says
+    (WAV, AIFF) or stops before the end of its stream (Ogg)."""
+    if ogg_unfinished(info.path):
+        return (f"{info.path} is cut short: its Ogg stream stops before its end; only the "
+                f"{info.duration:.2f} s it holds were used")
     found = declared_audio_bytes(info.path)
     if found is None:
         return None

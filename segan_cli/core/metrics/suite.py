@@ -227,7 +227,7 @@ class _Options:
     extended_stoi: bool
 
 
-_JobResult = tuple[int, dict[str, float] | None, str | None, list[str]]
+_JobResult = tuple[int, dict[str, Any] | None, str | None, list[str]]
 
 
 def file_notes(*signals: Signal) -> list[str]:
@@ -251,12 +251,32 @@ def _score_job(index: int, name: str, clean: Signal, enhanced: Signal,
     notes = file_notes(clean, enhanced)
     try:
         c, e, sr = load_pair(clean, enhanced, opts.sample_rate, opts.resample)
-        scores = score_utterance(c, e, sr, opts.mode, opts.extended_stoi)  # type: ignore[arg-type]
+        scores: dict[str, Any] = score_utterance(c, e, sr, opts.mode,  # type: ignore[arg-type]
+                                                 opts.extended_stoi)
     except SeganError as exc:
         return index, None, str(exc), notes
     except Exception as exc:  # a bug or a library failure: recorded, never swallowed silently
         return index, None, f"unexpected {type(exc).__name__}: {exc}", notes
+    if note := length_note(name, c.size, e.size, sr):
+        notes.append(note)
+        scores["note"] = note  # the file's row says so too (--csv)
     return index, scores, None, notes
+
+
+#: every measure is taken over the shorter signal; below this share of the other's
+#: length, the file is scored with a warning and a note in its row
+LENGTH_RATIO = 0.9
+
+
+def length_note(name: str, clean: int, enhanced: int, sr: int) -> str | None:
+    """A warning when one signal of a pair is much shorter than the other: the scores
+    then cover only the start of the recording (an enhancer that stopped early)."""
+    if min(clean, enhanced) >= LENGTH_RATIO * max(clean, enhanced):
+        return None
+    short, other = ("enhanced", "clean") if enhanced < clean else ("clean", "enhanced")
+    return (f"{name}: the {short} file holds {min(clean, enhanced) / sr:.2f} s, its {other} "
+            f"partner {max(clean, enhanced) / sr:.2f} s: scored over the first "
+            f"{min(clean, enhanced) / sr:.2f} s only")
 
 
 def _size_hint(x: Signal) -> int:
