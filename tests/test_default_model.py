@@ -161,6 +161,7 @@ def test_evaluate_export_info_take_default(cli, default_env: Path, sample_corpus
 
     data = json.loads(cli("info", "default", "--json").stdout)
     assert data["kind"] == "packaged model" and data["gan_steps"] == 3
+    assert "gan_steps_in_all" not in data  # one stage; the shipped card is not its card
     assert data["package"]["sha256_verified"] is True and data["file_size_mb"] > 0
     text = cli("info", "DEFAULT").stdout
     assert "the default model" in text and "weights_sha256" in text
@@ -183,6 +184,31 @@ def test_init_from_default_takes_its_model_and_weights(cli, corpus: Path, defaul
     assert bundle.settings.data.window == 2048
     record = json.loads((run / "init_from.json").read_text())
     assert record["loaded"] == ["generator"] and record["package"]["step"] == 3
+    # packaged, the fine-tuned model counts the default's 3 steps before its own 1
+    pkg = package_checkpoint(last, tmp_path / "ft.pt").out
+    data = json.loads(cli("info", pkg, "--json").stdout)
+    assert data["package"]["earlier_steps"] == 3 and data["gan_steps"] == 1
+    assert (data["gan_steps_in_all"], data["gan_steps_in_all_from"]) == (4, "package record")
+    assert "1 in its last training stage, 4 in all (package record)" in \
+        " ".join(cli("info", pkg).stdout.split())
+
+
+def test_info_of_the_shipped_model_counts_every_stage(cli, monkeypatch) -> None:
+    """`segan info default` said `gan steps 1897` where the card says 3397 (two stages)."""
+    import re
+
+    from segan_cli.weights import model_card, packaged_default
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    if not packaged_default().is_file() or not model_card().is_file():
+        pytest.skip("no default model in this checkout")
+    card = int(re.search(r"Trained (\d+) steps", model_card().read_text()).group(1))
+    data = json.loads(cli("info", "default", "--json").stdout)
+    if data["gan_steps"] == card:
+        pytest.skip("the shipped model was trained in one stage")
+    assert data["gan_steps_in_all"] == card and data["gan_steps_in_all_from"] == "model card"
+    text = " ".join(cli("info", "default").stdout.split())
+    assert f"{data['gan_steps']} in its last training stage, {card} in all (model card)" in text
 
 
 def test_init_from_checkpoint_loads_discriminator(cli, corpus: Path, source: Path,

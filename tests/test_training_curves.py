@@ -30,7 +30,11 @@ def run(short_train_corpus: Path, tmp_path_factory) -> Path:
         res = runner.invoke(app, ["train", "--data", str(short_train_corpus), "--out", str(out),
                                   *map(str, FAST), *extra])
         assert res.exit_code == 0, res.output
+        SAID.append(res.stderr)
     return out
+
+
+SAID: list[str] = []  # what the runs of the fixture printed (their progress lines)
 
 
 def test_curves_are_drawn_from_every_session(cli, run: Path, tmp_path: Path) -> None:
@@ -39,9 +43,10 @@ def test_curves_are_drawn_from_every_session(cli, run: Path, tmp_path: Path) -> 
     log = read_run_log(run)
     rows = [r for f in files for r in csv.DictReader(open(f))]
     for key in ("g_l1", "val_pesq", "val_l1"):
-        logged = {int(r["step"]): float(r[key]) for r in rows if r.get(key)}
+        # the CSV counts a step before it is done; the curves count steps done
+        logged = {int(r["step"]) + 1: float(r[key]) for r in rows if r.get(key)}
         assert dict(log.series[key]) == logged and logged, key
-    assert log.last_step == max(int(r["step"]) for r in rows)
+    assert log.last_step == max(int(r["step"]) for r in rows) + 1
     best = log.best()
     assert best is not None and best[1] == max(v for _, v in log.series["val_pesq"])
     out = tmp_path / "curves.png"
@@ -94,3 +99,47 @@ def test_bad_plot_requests_are_one_line(cli, run: Path, tmp_path: Path) -> None:
     res = cli("info", empty, "--plot", tmp_path / "b.png", code=2)
     assert "no training log" in res.stderr and not (tmp_path / "b.png").exists()
     assert "Traceback" not in res.output
+
+
+def test_plot_log_and_info_count_one_step_alike(cli, run: Path) -> None:
+    """One validation was "step 18" in the log lines and `segan info`, "step 17" in the
+    plot. The progress lines also show the inputs' own PESQ beside val_pesq."""
+    import json
+    import re
+
+    log = read_run_log(run)
+    said = "\n".join(SAID)
+    lines = re.findall(r"validation at step (\d+): .*val_pesq ([0-9.]+) \(Noisy ([0-9.]+)\)",
+                       said)
+    assert lines, said
+    assert [int(step) for step, _, _ in lines] == [s for s, _ in log.series["val_pesq"]]
+    for (_, pesq, _), (_, v) in zip(lines, log.series["val_pesq"], strict=True):
+        assert float(pesq) == pytest.approx(v, abs=1e-3)
+    noisy = {float(n) for *_, n in lines}  # one subset of utterances: one Noisy score
+    assert len(noisy) == 1 and 1.0 <= noisy.pop() <= 4.7
+    for _, v in log.series["val_pesq_noisy"]:
+        assert v == pytest.approx(float(lines[0][2]), abs=1e-3)
+    best = log.best()
+    info = json.loads(cli("info", run / "best.ckpt", "--json").stdout)
+    assert best is not None and info["gan_steps"] == best[0]
+
+
+def test_last_epoch_bar_ends_where_the_run_ends() -> None:
+    """The bar asks its total at an epoch's start, when Lightning's batch counter still
+    holds the previous epoch's 18: the last epoch's bar stopped at 12/18."""
+    from types import SimpleNamespace
+
+    from segan_cli.cli.train_progress import RunProgressBar
+
+    stale = SimpleNamespace(current=SimpleNamespace(completed=18))
+    trainer = SimpleNamespace(
+        num_training_batches=18, max_steps=2 * 48, max_epochs=10, current_epoch=2,
+        global_step=2 * 36, fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(
+            batch_progress=stale)))
+    bar = RunProgressBar()
+    bar._trainer = trainer
+    assert bar.total_train_batches == 12  # steps 37..48 of the run
+    trainer.global_step = 2 * 40  # resumed mid-epoch at step 40: 4 done, 8 to go
+    assert bar.total_train_batches == 12
+    trainer.max_steps = 2 * 500  # epochs end the run first: a whole epoch
+    assert bar.total_train_batches == 18

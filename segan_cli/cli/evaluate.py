@@ -14,7 +14,6 @@ import typer
 from segan_cli.cli.common import (
     ConfigOpt,
     EvaluateSetOpt,
-    RichProgress,
     console,
     err_console,
     fail,
@@ -25,6 +24,7 @@ from segan_cli.cli.common import (
     user_errors,
     worker_count,
 )
+from segan_cli.cli.log_progress import progress_sink
 from segan_cli.core.files import write_text_atomic
 from segan_cli.core.output_guard import check_output, resolve_output, same_file
 from segan_cli.errors import SeganError
@@ -156,7 +156,7 @@ def evaluate(
                                  "write --csv/--json elsewhere: the report is written whole")
     corpus_name = ""
     page_title = ""
-    with RichProgress() as progress:
+    with progress_sink() as progress:
         if data is not None:
             manifest, systems = corpus_systems(
                 data, split, ckpt, wiener, settings.enhance.device, settings.enhance.chunking,
@@ -246,7 +246,7 @@ def evaluate(
         console.print(f"summary written to [bold]{shown(json_path)}[/]", highlight=False,
                       soft_wrap=True)
     if report_dir is not None and choice is not None:
-        with RichProgress(transient=True) as progress:
+        with progress_sink(transient=True) as progress:
             info = build_report(report_dir, systems, choice, title=page_title, metrics=cols,
                                 corpus_name=corpus_name, overwrite=overwrite,
                                 progress=progress)

@@ -56,6 +56,8 @@ def info(
         best, last = ckpt / "best.ckpt", ckpt / "checkpoints" / "last.ckpt"
         ckpt = best if best.is_file() else last
     data = checkpoint_info(ckpt)
+    if "package" in data:  # a packaged model's step counts its last training stage only
+        _steps_in_all(data, ckpt)
     if as_json:
         typer.echo(json.dumps(data, indent=1))
         return
@@ -67,8 +69,11 @@ def info(
     table.add_column("", style="bold")
     table.add_column("")
     for key, value in data.items():
-        if key in ("path", "kind"):
+        if key in ("path", "kind", "gan_steps_in_all", "gan_steps_in_all_from"):
             continue
+        if key == "gan_steps" and "gan_steps_in_all" in data:
+            value = (f"{value} in its last training stage, {data['gan_steps_in_all']} in all "
+                     f"({data['gan_steps_in_all_from']})")
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                               for k, v in value.items()) or "-"
@@ -76,6 +81,19 @@ def info(
             value = f"{value:,}"
         table.add_row(key.replace("_", " "), shown(value))
     console.print(table)
+
+
+def _steps_in_all(data: dict, ckpt: Path) -> None:
+    """Add every stage's GAN steps beside ``gan_steps`` (the last stage's): the default
+    model's card counts stage 1 + stage 2, and two different numbers read as an error."""
+    from segan_cli.core.package_model import steps_in_all
+    from segan_cli.weights import model_card, packaged_default
+
+    shipped = packaged_default()
+    card = model_card() if shipped.is_file() and ckpt.resolve() == shipped.resolve() else None
+    found = steps_in_all(data["package"], card)
+    if found is not None:
+        data["gan_steps_in_all"], data["gan_steps_in_all_from"] = found
 
 
 def _run_inputs(run_dir: Path) -> list[Path]:

@@ -11,7 +11,6 @@ import typer
 from segan_cli.cli.common import (
     ConfigOpt,
     PrepareSetOpt,
-    RichProgress,
     console,
     err_console,
     from_settings,
@@ -21,9 +20,11 @@ from segan_cli.cli.common import (
     user_errors,
 )
 from segan_cli.cli.help_format import WorkflowGroup
+from segan_cli.cli.log_progress import progress_sink
 from segan_cli.core.data.pipeline.corpus import CorpusExistsError
 from segan_cli.core.data.pipeline.manifest import Manifest, load_manifest
 from segan_cli.core.output_guard import naming_faults
+from segan_cli.core.progress import Progress
 from segan_cli.errors import name_list
 
 app = typer.Typer(cls=WorkflowGroup, rich_markup_mode="markdown",
@@ -51,9 +52,9 @@ def _floats(text: str | None) -> list[float] | None:
         raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def _run(out: Path, build: Callable[[RichProgress], Manifest]) -> None:
+def _run(out: Path, build: Callable[[Progress], Manifest]) -> None:
     try:
-        with naming_faults(out), RichProgress() as progress:
+        with naming_faults(out), progress_sink() as progress:
             manifest = build(progress)
     except CorpusExistsError as exc:
         console.print(f"[yellow]{shown(exc.message)}[/] [dim]({shown(exc.hint)})[/]",

@@ -10,6 +10,7 @@ from typing import Any
 
 from lightning.pytorch.callbacks import Callback, RichProgressBar
 
+from segan_cli.cli.log_progress import duration as _duration
 from segan_cli.core.inference import OPTIMIZER_STEPS_PER_BATCH
 
 
@@ -50,7 +51,10 @@ class RunProgressBar(RichProgressBar):
         if end is None or not math.isfinite(total):
             return total
         done = gan_step(self.trainer)
-        in_epoch = self.trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        # the epoch's batches done, from the step count: Lightning's own counter still
+        # holds the previous epoch's when the bar asks at the start of an epoch (the last
+        # epoch's bar stopped at 12/18)
+        in_epoch = min(max(0, done - self.trainer.current_epoch * int(total)), int(total))
         return min(total, in_epoch + max(0, end - done))
 
     def _get_train_description(self, current_epoch: int) -> str:
@@ -63,15 +67,6 @@ class RunProgressBar(RichProgressBar):
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)  # the logger's version number says nothing here
         return metrics
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 class LineProgress(Callback):
@@ -96,7 +91,13 @@ class LineProgress(Callback):
 
     def _metrics(self, trainer: Any, keys: tuple[str, ...]) -> str:
         values = trainer.callback_metrics
-        return "  ".join(f"{k} {float(values[k]):.4g}" for k in keys if k in values)
+        shown = []
+        for k in keys:
+            if k in values:
+                shown.append(f"{k} {float(values[k]):.4g}")
+                if k == "val_pesq" and "val_pesq_noisy" in values:  # what it is to beat
+                    shown[-1] += f" (Noisy {float(values['val_pesq_noisy']):.4g})"
+        return "  ".join(shown)
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         self._start = self._last = time.monotonic()

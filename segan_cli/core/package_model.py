@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,6 +147,9 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
         "weights_sha256": sha,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    earlier = earlier_steps(src)
+    if earlier is not None:  # a run started --init-from another: its steps count too
+        record["earlier_steps"] = earlier
     hp = {k: v for k, v in ckpt["hyper_parameters"].items()
           if isinstance(v, (str, int, float, dict, list)) or v is None}
     if dry is not None:
@@ -169,6 +174,40 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
                 "check the checkpoint's weights for very large or very small values")
         size = tmp.stat().st_size
     return PackageReport(out, size, diff, which, step, sha, kept32)
+
+
+def earlier_steps(src: Path) -> int | None:
+    """GAN steps behind the weights ``src``'s run started from (``--init-from``), read
+    from the run folder's ``init_from.json``, that source's own earlier stages included;
+    None for a run that started from scratch."""
+    from segan_cli.core.training.run import INIT_RECORD  # lightning: packaging only
+
+    for folder in (Path(src).parent, Path(src).parent.parent):
+        if (folder / INIT_RECORD).is_file():
+            data = json.loads((folder / INIT_RECORD).read_text(encoding="utf-8"))
+            package = data.get("package") or {}
+            step = package.get("step")
+            if step is None:
+                step = int(data.get("global_step") or 0) // OPTIMIZER_STEPS_PER_BATCH
+            return int(step) + int(package.get("earlier_steps") or 0)
+    return None
+
+
+def steps_in_all(record: dict[str, Any], card: Path | None = None) -> tuple[int, str] | None:
+    """(GAN steps of every training stage, where that count comes from) for a packaged
+    model whose ``step`` counts only its last stage: the record's ``earlier_steps``, or
+    for a file packaged before they were recorded, the ``Trained N steps`` of its model
+    card. None when nothing says more than ``step``."""
+    step = record.get("step")
+    if step is None:
+        return None
+    if record.get("earlier_steps") is not None:
+        return int(step) + int(record["earlier_steps"]), "package record"
+    if card is not None and card.is_file():
+        found = re.search(r"Trained (\d[\d,]*) steps", card.read_text(encoding="utf-8"))
+        if found and int(found.group(1).replace(",", "")) != int(step):
+            return int(found.group(1).replace(",", "")), "model card"
+    return None
 
 
 def package_record(ckpt: dict[str, Any]) -> dict[str, Any] | None:

@@ -25,6 +25,8 @@ METRICS_FILE = "metrics.csv"
 #: training losses (upper panel) and validation scores (one panel each), in order
 TRAIN_KEYS = ("g_l1", "g_adv", "g_stft", "d_loss", "d_real", "d_fake")
 VALID_KEYS = ("val_l1", "val_pesq", "val_stoi")
+#: the validation utterances' own PESQ, unprocessed: drawn beside val_pesq
+NOISY_KEY = "val_pesq_noisy"
 LABELS = {"g_l1": "generator L1", "g_adv": "generator adversarial", "g_stft": "generator STFT",
           "d_loss": "discriminator", "d_real": "D score, clean",
           "d_fake": "D score, enhanced", "val_l1": "validation L1", "val_pesq": "validation PESQ",
@@ -81,6 +83,10 @@ def read_run_log(run_dir: Path) -> RunLog:
             step = _number(row.get("step"))
             if step is None:
                 continue
+            # Lightning logs a step's metrics (and the validation after it) before it
+            # counts that step: +1 gives the GAN steps done, as the log lines, the
+            # checkpoints and `segan info` count them
+            step += 1
             for key, value in row.items():
                 number = _number(value)
                 if key in ("step", "epoch") or number is None:
@@ -103,7 +109,7 @@ def plot_curves(log: RunLog, out: Path, title: str, overwrite: bool = False) -> 
     from segan_cli.core.report.plots import colour
 
     train = [k for k in TRAIN_KEYS if log.series.get(k)] + sorted(
-        k for k in log.series if k not in TRAIN_KEYS + VALID_KEYS)
+        k for k in log.series if k not in TRAIN_KEYS + VALID_KEYS + (NOISY_KEY,))
     valid = [k for k in VALID_KEYS if log.series.get(k)]
     if not train and not valid:
         raise SeganError("the run's log holds no values yet",
@@ -118,6 +124,10 @@ def plot_curves(log: RunLog, out: Path, title: str, overwrite: bool = False) -> 
         steps, values = zip(*log.series[key], strict=True)
         style = "o-" if key in valid else "-"
         ax.plot(steps, values, style, color=colour(i), ms=3, lw=1.2)
+        if key == "val_pesq" and log.series.get(NOISY_KEY):  # the input's own score
+            ax.plot(*zip(*log.series[NOISY_KEY], strict=True), "--", color="#888", lw=1,
+                    label="Noisy (the input)")
+            ax.legend(fontsize=7, loc="lower right")
         ax.set_ylabel(LABELS.get(key, key), fontsize=8)
         ax.grid(alpha=0.3)
         if best is not None:

@@ -53,6 +53,7 @@ class ValidationScoring(Callback):
     def __init__(self, datamodule: SeganDataModule) -> None:
         self.dm = datamodule
         self._utts: list[tuple[str, np.ndarray, np.ndarray]] | None = None
+        self._noisy_pesq: float | None = None
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule
                                 ) -> None:
@@ -62,8 +63,24 @@ class ValidationScoring(Callback):
             self._utts = self.dm.validation_utterances()
         shard = self._utts[trainer.global_rank::trainer.world_size]
         scores = validation_scores(pl_module, shard, self.dm.settings, self.dm.stats)
+        if self._noisy_pesq is None:  # the same utterances unprocessed: what val_pesq beats
+            self._noisy_pesq = noisy_pesq(shard, self.dm.settings.data.sample_rate)
+        scores["val_pesq_noisy"] = self._noisy_pesq
         for key, value in scores.items():
             pl_module.log(key, value, prog_bar=True, sync_dist=True)
+
+
+def noisy_pesq(utterances: list[tuple[str, np.ndarray, np.ndarray]], sr: int) -> float:
+    """Mean PESQ of the noisy inputs themselves: a val_pesq means something beside it."""
+    from segan_cli.core.metrics import MetricInputError, pesq_score
+
+    pesqs = []
+    for _, clean, noisy in utterances:
+        try:
+            pesqs.append(pesq_score(clean, noisy, sr))
+        except MetricInputError:
+            pass
+    return float(np.mean(pesqs)) if pesqs else float("nan")
 
 
 class StepSeeding(Callback):
