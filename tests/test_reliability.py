@@ -1026,3 +1026,43 @@ def test_a_much_shorter_enhanced_file_is_scored_with_a_warning(
         assert "scored over" not in text and row["note"] == ""
     assert float(row["pesq"]) > 1
 
+
+# -- 7. valid inputs are taken ---------------------------------------------------------
+
+
+ODD = os.fsdecode(b"caf\xe9")  # a Latin-1 name: not UTF-8, held as a surrogate
+
+
+NON_UTF8 = {  # (arguments, the output that must appear)
+    "single-file": lambda t: (["enhance", t / "in" / f"{ODD}.wav", t / f"{ODD}-out.wav",
+                               "--method", "wiener"], t / f"{ODD}-out.wav"),
+    "folder": lambda t: (["enhance", t / "in", "--out", t / "out", "--method", "wiener"],
+                         t / "out" / f"{ODD}.wav"),
+    "evaluate": lambda t: (["evaluate", "--clean", t / "in", "--enhanced", t / "in",
+                            "--workers", "1", "--csv", t / f"{ODD}.csv"], t / f"{ODD}.csv"),
+}
+
+
+@pytest.mark.parametrize("lang", ["C.UTF-8", "C"])
+@pytest.mark.parametrize("case", list(NON_UTF8))
+def test_file_names_that_are_not_utf8_are_read(env: Env, tmp_path: Path, case: str,
+                                               lang: str) -> None:
+    """soundfile encoded str names strictly: a name that is not UTF-8 was "not a readable
+    audio file", and printing it crashed. They are read by their bytes and shown with
+    escapes."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / f"{ODD}.wav").write_bytes(env.wav.read_bytes())
+    args, made = NON_UTF8[case](tmp_path)
+    res = subprocess.run([sys.executable, "-m", "segan_cli", *map(os.fsencode, args)],
+                         capture_output=True, timeout=300,
+                         env={**os.environ, "LANG": lang, "LC_ALL": lang},
+                         cwd=Path(__file__).resolve().parents[1])
+    err = res.stderr.decode("utf-8", "replace")
+    assert res.returncode == 0, err
+    assert "Traceback" not in err and "error" not in err.lower()
+    assert made.is_file()
+    if case == "evaluate":
+        assert os.fsencode(f"in,{ODD},") in made.read_bytes()
+    else:
+        assert sf.info(os.fsencode(made)).frames == sf.info(env.wav).frames
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from typing import Annotated
 
 import typer
@@ -53,5 +55,9 @@ app.command("info")(info.info)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. A text the streams cannot encode (a file name that is
+    not valid UTF-8) is written with escapes rather than ending the run."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     app()

@@ -48,8 +48,18 @@ MIN_WIDTH = 20
 
 def shown(value: object) -> str:
     """``value`` as text that rich prints as it is: a path such as ``o[/].wav`` or
-    ``in/[draft]/`` is not markup (it crashed the printer, or vanished from it)."""
-    return escape(str(value))
+    ``in/[draft]/`` is not markup (it crashed the printer, or vanished from it), and a
+    name that is not UTF-8 shows its odd bytes as ``\\xe9`` (as a surrogate it could not
+    be written to the terminal)."""
+    return escape(printable(str(value)))
+
+
+def printable(text: str) -> str:
+    """``text`` with the surrogates Python uses for undecodable bytes of file names
+    shown as ``\\xNN`` escapes (anything else unchanged)."""
+    if text.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def titled_table(title: str, **options: Any) -> Table:

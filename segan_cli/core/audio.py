@@ -104,6 +104,13 @@ AudioSource = Path | AudioBytes
 """A recording on disk, or in memory."""
 
 
+def native(path: Path | str) -> bytes:
+    """``path`` as the bytes the OS knows it by: soundfile encodes a str name strictly,
+    so a name that is not valid UTF-8 (Python holds its bytes as surrogates) could not
+    be opened."""
+    return os.fsencode(path)
+
+
 def describe(src: AudioSource) -> str:
     """``audio file PATH`` or ``audio from standard input``, for messages."""
     return f"audio from {src}" if isinstance(src, AudioBytes) else f"audio file {src}"
@@ -113,7 +120,7 @@ def open_audio(src: AudioSource) -> sf.SoundFile:
     """The recording open for reading; an AudioError naming it when it cannot be decoded."""
     try:
         with quiet_native_stderr():
-            return sf.SoundFile(src.open() if isinstance(src, AudioBytes) else str(src))
+            return sf.SoundFile(src.open() if isinstance(src, AudioBytes) else native(src))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"cannot decode {describe(src)}: {_reason(exc)}") from exc
 
@@ -145,7 +152,7 @@ def audio_info(path: AudioSource) -> AudioInfo:
         raise AudioError(f"expected an audio file but got a folder: {path}")
     try:
         with quiet_native_stderr():
-            info = sf.info(str(path))
+            info = sf.info(native(path))
     except Exception as exc:  # soundfile raises several types for bad files
         reason = _reason(exc)
         if reason.startswith(_NOT_FOUND) and path.is_file():  # libsndfile's catch-all
@@ -216,7 +223,7 @@ def read_audio(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray
         raise AudioError(f"audio file is empty: {path}")
     try:
         with quiet_native_stderr():
-            data, sr = sf.read(str(path), start=start, frames=frames, dtype="float32",
+            data, sr = sf.read(native(path), start=start, frames=frames, dtype="float32",
                                always_2d=True)
     except Exception as exc:
         raise AudioError(f"cannot decode audio file {path}: {_reason(exc)}") from exc

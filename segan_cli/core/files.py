@@ -27,5 +27,6 @@ def atomic_path(final: Path, suffix: str | None = None, overwrite: bool = True
 
 def write_text_atomic(path: Path, text: str, overwrite: bool = True,
                       inputs: Iterable[Path | str] = ()) -> None:
-    """Write a small text file atomically (UTF-8); never onto one of ``inputs``."""
-    write_bytes(path, text.encode("utf-8"), overwrite, inputs)
+    """Write a small text file atomically (UTF-8; a file name that is not UTF-8 keeps its
+    own bytes); never onto one of ``inputs``."""
+    write_bytes(path, text.encode("utf-8", "surrogateescape"), overwrite, inputs)

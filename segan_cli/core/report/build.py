@@ -98,7 +98,8 @@ def build_report(out: Path, systems: list[System], choice: ListeningChoice, *, t
             failures=[(s.label, f.name, f.message) for s in systems if s.result is not None
                       for f in s.result.failures],
             reference=ref.label if ref is not None else NOISY_LABEL)
-        (tmp / PAGE).write_text(html.page(data), encoding="utf-8")
+        (tmp / PAGE).write_text(html.page(data), encoding="utf-8",  # odd file names escaped
+                                errors="backslashreplace")
         progress.advance()
         size = folder_size(tmp)
         images = sum(1 for _ in (tmp / "img").iterdir())
