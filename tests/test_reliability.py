@@ -1066,3 +1066,26 @@ def test_file_names_that_are_not_utf8_are_read(env: Env, tmp_path: Path, case: s
     else:
         assert sf.info(os.fsencode(made)).frames == sf.info(env.wav).frames
 
+
+@pytest.mark.parametrize("letter", ["a", "é"])
+@pytest.mark.parametrize("writer", WRITERS, ids=IDS)
+def test_a_255_byte_output_name_is_written(cli: Cli, env: Env, tmp_path: Path,
+                                           writer: Writer, letter: str) -> None:
+    """A legal 255-byte name was refused: the hidden temporary beside it is longer. Its
+    temporary is now named after a short hash of the name."""
+    room = 255 - len(writer.ext)
+    name = letter * (room // len(letter.encode())) + "x" * (room % len(letter.encode()))
+    target = tmp_path / f"{name}{writer.ext}"
+    assert len(os.fsencode(target.name)) == 255
+    cli(*writer.args(env, target))
+    assert target.stat().st_size > 0
+    _no_temporaries(tmp_path)
+
+
+def test_a_long_name_temporary_is_swept_like_any_other(tmp_path: Path) -> None:
+    from segan_cli.core.temporaries import owner, temp_file
+
+    final = tmp_path / ("b" * 251 + ".wav")
+    tmp = temp_file(final)
+    assert len(os.fsencode(tmp.name)) <= 255 and owner(tmp) == os.getpid()
+

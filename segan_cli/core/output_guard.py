@@ -25,7 +25,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from segan_cli.core.temporaries import temp_file
+from segan_cli.core.temporaries import temp_file, temp_stem
 from segan_cli.errors import SeganError
 
 OVERWRITE_HINT = "pass --overwrite to replace it"
@@ -296,7 +296,8 @@ def _about_output(exc: OSError, final: Path, tmp: Path | None) -> bool:
     if exc.filename is None:
         return True
     named = Path(os.fsdecode(exc.filename))
-    if named.name.startswith(f".{final.name}.") and named.parent.resolve() == final.parent:
+    if named.name.startswith(f".{temp_stem(final.name)}.") \
+            and named.parent.resolve() == final.parent:
         return True  # a temporary file of this output (mkstemp names it)
     return named in (final, tmp) or named.resolve() in (final, *final.parents)
 

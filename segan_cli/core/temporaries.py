@@ -15,6 +15,7 @@ a user's ``.take1.wav.tmp``, not a live run's temporary, not a download's resuma
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -35,9 +36,23 @@ STARTED = time.time()
 _swept: set[str] = set()  # folders this process has tidied already
 
 
+NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
+_ROOM = 48  # what follows the prefix at most: mkstemp's 8 letters, .tmp and extensions
+
+
+def temp_stem(name: str) -> str:
+    """What a temporary of the output ``name`` is named after: ``name`` itself, or for a
+    name too long to take the additions (a legal 255-byte output name was refused) its
+    start and a hash of the whole, so the temporary stays within :data:`NAME_MAX`."""
+    if len(os.fsencode(f".{name}{TAG}{os.getpid()}-")) + _ROOM <= NAME_MAX:
+        return name
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    return f"{name[:24]}~{digest}"
+
+
 def temp_prefix(name: str) -> str:
     """The start of this process's temporary names for an output called ``name``."""
-    return f".{name}{TAG}{os.getpid()}-"
+    return f".{temp_stem(name)}{TAG}{os.getpid()}-"
 
 
 def temp_file(final: Path, suffix: str | None = None) -> Path:
@@ -48,6 +63,8 @@ def temp_file(final: Path, suffix: str | None = None) -> Path:
     """
     final = Path(final)
     suffix = suffix or f".tmp{final.suffix}"
+    if len(os.fsencode(suffix)) > _ROOM - 8:  # an extension as long as the name itself
+        suffix = ".tmp"
     if not suffix.startswith(".tmp"):
         suffix = ".tmp" + suffix
     sweep_once(final.parent)
