@@ -213,9 +213,9 @@ def test_written_groups_hold_no_digital_silence(tmp_path: Path) -> None:
     groups = cg.plan_groups("tux-xx", lengths, 16384)
     wavs = cg.write_groups(groups, m, {}, tmp_path, raw)
     assert wavs
-    for w in wavs:  # 16-bit files: at most a few quantised zeros in a row
+    for w in wavs:  # 16-bit files: room tone rounds to zero a few samples in a row at most
         x, _ = sf.read(w, dtype="int16")
-        assert longest_zero_run(x) <= 4, w.name
+        assert longest_zero_run(x) <= 8, w.name
 
 
 def test_build_clip_speech_writes_groups_once(tmp_path: Path,
@@ -345,7 +345,9 @@ def test_digital_silence_becomes_room_tone_at_the_recordings_floor() -> None:
     x[20000:20003] = 0.0  # a zero crossing or two is ordinary audio
     y = room_tone.fill_digital_silence(x, np.random.default_rng(1))
     assert longest_zero_run(y) <= room_tone.MIN_RUN
-    assert np.array_equal(y[:8000], x[:8000]) and np.array_equal(y[12000:], x[12000:])
+    edge = room_tone.SPAN  # a 2 ms span reaching into the gap may take a sample or two
+    assert np.array_equal(y[:8000 - edge], x[:8000 - edge])
+    assert np.array_equal(y[12000 + edge:], x[12000 + edge:])
     filled = 20 * np.log10(np.sqrt(np.mean(np.square(y[8000:12000]))))
     assert abs(filled - (-60.0)) < 2.0  # the recording's own floor
     loud = np.zeros(16000, np.float32)

@@ -16,7 +16,7 @@ rain, crowds, traffic, machinery; ``demo_ambient``) from packages that serve one
 each.
 
 Cache layout (``~/.cache/segan/demo``; ``$SEGAN_CACHE/demo``; or ``cache_dir``):
-``debs/``, ``extracted/``, ``prompts-2/<voice>_<prompt>.wav``, ``speech/`` (grouped word clips),
+``debs/``, ``extracted/``, ``prompts-3/<voice>_<prompt>.wav``, ``speech/`` (grouped word clips),
 ``clips/<voice>.json`` (voice measurements), ``noise/<name>.wav`` (training and
 test noises), ``noise-valid/<name>.wav`` and ``selections/<size>-<hash>/`` (links to
 the speech, or for ``full`` also the noises, of one selection).
@@ -84,7 +84,7 @@ from segan_cli.core.temporaries import temp_dir
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings
 
-PROMPT_FOLDER = "prompts-2"  # decoded prompts, digital silence filled ("speech": raw)
+PROMPT_FOLDER = "prompts-3"  # decoded prompts, digital silence filled ("speech": raw)
 MAX_REJECTED = 0.2  # more rejected prompts than this means the decoder is wrong
 SSN_PROMPTS = 40  # per voice, for the long-term spectrum of speech-shaped noise
 MIX_HINT = ("build a corpus from your own recordings instead: "
@@ -259,7 +259,7 @@ def link_selection(base: Path, wavs: list[Path], size: str) -> Path:
     """A folder holding exactly ``wavs`` (as links), named by its content, made once.
 
     The name's digest covers where each file lies too, so a recipe that writes the same
-    names elsewhere (filled prompts in ``prompts-2/``) never reuses a stale selection.
+    names elsewhere (filled prompts in ``prompts-3/``) never reuses a stale selection.
     """
     names = sorted(f"{w.name}\t{w.parent.name}" for w in wavs)
     digest = hashlib.sha1("\n".join(names).encode("utf-8")).hexdigest()[:12]

@@ -29,8 +29,8 @@ from segan_cli.core.audio import write_audio
 from segan_cli.core.data.sources.demo_clip_measure import RATE, VoiceMeasure, decode_clip
 from segan_cli.core.data.sources.room_tone import FLOOR_DBFS, clamp_floor, room_tone, zero_runs
 
-GROUP_VERSION = 4  # 2: room tone in the gaps (1 had exact zeros); 3: and in the clips' own;
-# 4: silence is what 16-bit stores as zero, room tone no quieter than -66 dBFS
+GROUP_VERSION = 5  # 2: room tone in the gaps (1 had exact zeros); 3: and in the clips' own;
+# 4: room tone no quieter than -66 dBFS; 5: silence is any 2 ms below -80 dBFS
 GROUP_SEED = 20240611  # fixed: grouped utterances must not depend on the corpus seed
 GROUP_SECONDS = (3.0, 6.0)
 GAP_SECONDS = (0.15, 0.3)

@@ -3,11 +3,13 @@
 Real microphones never give exact zeros, yet decoded prompts (G.722 gates silence to
 zero) and word clips (digitally padded before and after the word) hold runs of them.
 A model trained on such targets learns a silence no recording has, and a
-log-spectral loss is dominated by those bins. Digital silence is a run of more than
-``MIN_RUN`` samples that a 16-bit file stores as zero (below half its step: resampled
-zeros are tiny non-zero floats); it is filled with gently low-passed Gaussian noise at
-the recording's own measured noise floor, kept within ``FLOOR_DBFS`` (loud enough that
-16-bit storage and a mixer's peak scaling do not round it back to zero).
+log-spectral loss is dominated by those bins. Digital silence is a stretch of more
+than ``MIN_RUN`` samples whose level over 2 ms stays below ``SILENT_DBFS`` (-80 dBFS):
+exact zeros, resampled zeros (tiny non-zero floats) and the +-1 step of a gated
+16-bit file alike, none of which a microphone gives. It is replaced by gently
+low-passed Gaussian noise at the recording's own measured noise floor, kept within
+``FLOOR_DBFS`` (loud enough that 16-bit storage and a mixer's peak scaling do not round
+it back to runs of zeros).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from scipy.signal import lfilter
 RATE = 16000
 MIN_RUN = 4  # samples: shorter runs of zeros are ordinary zero crossings of 16-bit audio
 FLOOR_DBFS = (-66.0, -45.0)  # room tone stays within these levels
-SILENT = 0.5 / 32768  # below half a 16-bit step: stored as zero
+SILENT_DBFS = -80.0  # a 2 ms stretch quieter than this is digital silence
+SPAN = RATE // 500  # 2 ms
 POLE = 0.6  # one-pole low-pass of the room tone's white noise
 FRAME = RATE // 50  # 20 ms frames for the floor measurement
 
@@ -38,8 +41,18 @@ def clamp_floor(dbfs: float) -> float:
 
 
 def zero_runs(x: np.ndarray, min_run: int = MIN_RUN) -> np.ndarray:
-    """Boolean mask of the samples in runs of digital silence longer than ``min_run``."""
-    zero = np.abs(np.asarray(x)) < SILENT
+    """Boolean mask of the samples in runs of digital silence longer than ``min_run``:
+    every sample of a 2 ms span whose RMS is below ``SILENT_DBFS``."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size < SPAN:
+        quiet_spans = np.zeros(0, dtype=bool)
+    else:
+        power = np.convolve(np.square(x), np.ones(SPAN) / SPAN, mode="valid")
+        quiet_spans = power < 10 ** (SILENT_DBFS / 10)
+    zero = np.zeros(x.size, dtype=bool)
+    for offset in range(SPAN):  # a sample is silent when a quiet span covers it
+        zero[offset:offset + quiet_spans.size] |= quiet_spans
+    zero |= x == 0
     edges = np.flatnonzero(np.diff(np.concatenate([[0], zero.view(np.int8), [0]])))
     mask = np.zeros(zero.size, dtype=bool)
     for start, stop in zip(edges[::2], edges[1::2], strict=True):
