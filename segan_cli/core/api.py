@@ -18,6 +18,7 @@ from __future__ import annotations
 import operator
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -108,6 +109,11 @@ def _as_numpy(x: Any) -> tuple[Any, torch.device | None]:
     return x, None
 
 
+def _is_tensor(x: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
 def _check_rate(sr: Any) -> int:
     """A rate an audio file could declare: 1 Hz up to :data:`MAX_RATE` (10**12 Hz
     resampled a signal to nothing, and the result was all zeros)."""
@@ -188,9 +194,16 @@ class Denoiser:
         """Where the generator runs."""
         return next(self.bundle.generator.parameters()).device
 
+    @property
+    def dry(self) -> float:
+        """The share of the input mixed back into every output (``load(dry=...)``, else
+        the model's own: 0.6 for the packaged default); 1 returns the input unchanged."""
+        return float(self.enhancer.model.dry)
+
     def __repr__(self) -> str:
         return (f"Denoiser(arch={self.arch!r}, sample_rate={self.sample_rate}, "
-                f"window={self.window}, step={self.step}, path={str(self.path)!r})")
+                f"window={self.window}, step={self.step}, dry={self.dry:g}, "
+                f"path={str(self.path)!r})")
 
     def enhance(self, x: Audio, sr: int, *, channels_first: bool = False) -> Audio:
         """Enhance an in-memory recording at any rate; same type, shape and rate out.
@@ -228,8 +241,30 @@ class Denoiser:
         and replaces an existing file only with ``overwrite``.
         """
         from segan_cli.core.batch_enhance import enhance_one
+        from segan_cli.core.output_guard import OutputExistsError
 
-        return enhance_one(self.enhancer, Path(src), Path(dst), overwrite)
+        try:
+            return enhance_one(self.enhancer, Path(src), Path(dst), overwrite)
+        except OutputExistsError as exc:  # the CLI's hint names its flag; this is Python
+            raise OutputExistsError(exc.message, "pass overwrite=True to replace it"
+                                    ) from None
+
+    def enhance_batch(self, signals: Sequence[Audio], sr: int, *,
+                      channels_first: bool = False) -> list[Audio]:
+        """Enhance clips of different lengths (a list, as DeepFilterNet's users pass):
+        one output per clip, each as :meth:`enhance` gives it.
+
+        Each clip's windows already go through the model ``batch_size`` at a time, so
+        this loop is as fast per second of audio as one long signal
+        (``scripts/bench_batch.py`` measures it); every clip is checked before any runs.
+        """
+        if isinstance(signals, np.ndarray) or _is_tensor(signals):
+            raise SignalError("enhance_batch takes a list of clips, not one array",
+                              "pass a list, e.g. list(x), or call enhance(x, sr)")
+        for i, x in enumerate(signals):
+            data, _ = _as_numpy(x)
+            as_frames(data, channels_first, what=f"clip {i}")
+        return [self.enhance(x, sr, channels_first=channels_first) for x in signals]
 
 
 def load(ckpt: PathLike = "default", device: str | torch.device = "cpu", *,
