@@ -1089,3 +1089,48 @@ def test_a_long_name_temporary_is_swept_like_any_other(tmp_path: Path) -> None:
     tmp = temp_file(final)
     assert len(os.fsencode(tmp.name)) <= 255 and owner(tmp) == os.getpid()
 
+
+# (where --out is, relative to the input folder "in") -> outputs expected after the run
+OUT_PLACES = {
+    "parent": (".", {"a.wav", "sub/b.wav"}),
+    "sibling": ("out", {"out/a.wav", "out/sub/b.wav"}),
+    "nested": ("in/out", {"in/out/a.wav", "in/out/sub/b.wav"}),
+}
+
+
+@pytest.mark.parametrize("place", list(OUT_PLACES))
+def test_out_folder_anywhere_but_the_input_finds_the_inputs(cli: Cli, env: Env,
+                                                            tmp_path: Path,
+                                                            place: str) -> None:
+    """--out the input folder's parent found no inputs (every file was taken for an
+    earlier output). Only a folder inside the input is left out, and a re-run resumes."""
+    where, outputs = OUT_PLACES[place]
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.wav").write_bytes(env.wav.read_bytes())
+    (src / "sub" / "b.wav").write_bytes(env.wav.read_bytes())
+    (tmp_path / where).mkdir(exist_ok=True)
+    inputs = {p: p.read_bytes() for p in src.rglob("*.wav")}
+    for run in range(2):
+        res = cli("enhance", src, "--out", tmp_path / where, "--method", "wiener")
+        assert f"enhanced {2 - 2 * run} file(s)" in " ".join(res.stdout.split()), res.stdout
+    made = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.wav")
+            if p not in inputs}
+    assert made == outputs
+    assert all(p.read_bytes() == data for p, data in inputs.items())
+
+
+def test_an_output_landing_on_another_input_is_refused(cli: Cli, env: Env,
+                                                       tmp_path: Path) -> None:
+    """--out the parent of `in`, which holds in/x.wav and in/in/x.wav: the second's
+    output would be the first input."""
+    src = tmp_path / "in"
+    (src / "in").mkdir(parents=True)
+    for rel in ("x.wav", "in/x.wav"):
+        (src / rel).write_bytes(env.wav.read_bytes())
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*")  if p.is_file()}
+    line = _one_line(cli("enhance", src, "--out", tmp_path, "--method", "wiener",
+                         "--overwrite", code=2))
+    assert f"is the input file {src / 'x.wav'}" in line
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+

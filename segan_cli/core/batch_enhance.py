@@ -80,13 +80,17 @@ def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = F
     if same_file(src, dst):
         raise SeganError("the output folder is the input folder",
                          "choose another --out: inputs are never replaced")
+    # an output folder inside the input folder holds earlier outputs, not inputs; one
+    # above it (--out the input's parent) holds the inputs themselves
+    nested = dst.exists() and _inside(dst, src)
     files = [p for p in _entries(src, pattern)
              if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-             and not (dst.exists() and _inside(p, dst))]
+             and not (nested and _inside(p, dst))]
     if not files:
         raise SeganError(f"no audio files matching '{pattern}' in {src}",
                          "check the folder or the --glob pattern")
     root = resolve_output(dst)
+    inputs = {resolve_output(f): f for f in files}
     todo, skipped = [], []
     for f in files:
         job = Job(f, dst / f.relative_to(src), overwrite)
@@ -95,8 +99,10 @@ def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = F
             raise SeganError(f"output {job.dst} would be written outside {dst} (it resolves "
                              f"to {final})", "remove the symbolic link leading out of the "
                              "output folder, or choose another --out")
-        if same_file(f, final):
-            raise SeganError(f"output {job.dst} is the input file {f}",
+        if same_file(f, final) or final in inputs:
+            other = inputs.get(final, f)
+            of = "" if other == f else f" (of {f})"
+            raise SeganError(f"output {job.dst}{of} is the input file {other}",
                              "choose another --out: inputs are never replaced")
         (skipped if os.path.lexists(final) and not overwrite else todo).append(job)
     return todo, skipped
