@@ -7,6 +7,8 @@ line and exit code 2; everything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable
 
 
@@ -47,3 +49,19 @@ def name_list(items: Iterable[str], limit: int = 8) -> str:
     items = sorted(items)
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more
+
+
+def special_kind(path: str | os.PathLike) -> str | None:
+    """What ``path`` is when it exists but is neither a regular file nor a folder (a
+    FIFO, a device node, a socket): reading or replacing it would not do what the user
+    meant; None otherwise (symbolic links are followed)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return None

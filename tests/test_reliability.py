@@ -1134,3 +1134,55 @@ def test_an_output_landing_on_another_input_is_refused(cli: Cli, env: Env,
     assert f"is the input file {src / 'x.wav'}" in line
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
+
+# -- 8. messages that blame the right thing --------------------------------------------
+
+
+FIFO_AS = {  # (arguments, extra environment, what the line must say)
+    "input": (lambda e, f: ["enhance", f, "o.wav", "--method", "wiener"], {},
+              "is a FIFO (named pipe), not an audio file"),
+    "ckpt": (lambda e, f: ["enhance", e.wav, "o.wav", "--ckpt", f], {},
+             "is a FIFO (named pipe), not a file"),
+    "default-model": (lambda e, f: ["enhance", e.wav, "o.wav"],
+                      {"SEGAN_DEFAULT_MODEL": "{fifo}"}, "which is a FIFO (named pipe)"),
+    "config": (lambda e, f: ["enhance", e.wav, "o.wav", "--method", "wiener",
+                             "--config", f], {}, "settings file"),
+    "info": (lambda e, f: ["info", f], {}, "is a FIFO (named pipe), not a file"),
+}
+
+
+@pytest.mark.parametrize("case", list(FIFO_AS))
+def test_a_fifo_is_named_as_one_not_as_missing(env: Env, tmp_path: Path, case: str) -> None:
+    """A FIFO given as input or as SEGAN_DEFAULT_MODEL "does not exist"; opening one to
+    read would wait for a writer. It is refused at once, saying what it is."""
+    fifo = tmp_path / "stream.wav"
+    os.mkfifo(fifo)
+    args, extra, words = FIFO_AS[case]
+    res = subprocess.run([sys.executable, "-m", "segan_cli", *map(str, args(env, fifo))],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, **{k: v.format(fifo=fifo)
+                                               for k, v in extra.items()}})
+    assert res.returncode == 2, res.stderr
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("error:") and words in line and "FIFO" in line
+    assert "not found" not in line and "does not exist" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stream.wav"]
+
+
+def test_a_float_file_beyond_full_scale_is_blamed_not_the_model(cli: Cli, env: Env,
+                                                                tmp_path: Path) -> None:
+    """A float WAV holding 3e38 overflowed the model (a linear-output adv generator), and
+    the message blamed the checkpoint; it now names the input's peak."""
+    import segan_cli
+
+    adv = _tiny_checkpoint(tmp_path / "adv.ckpt", "adv", STATS)
+    x, sr = sf.read(env.wav, dtype="float32")
+    x[1000] = 3e38
+    loud = tmp_path / "loud.wav"
+    sf.write(loud, x, sr, subtype="FLOAT")
+    line = _one_line(cli("enhance", loud, tmp_path / "o.wav", "--ckpt", adv, code=2))
+    assert "reach 3e+38, far beyond full scale" in line and "scale the recording" in line
+    assert "checkpoint" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adv.ckpt", "loud.wav"]
+    with pytest.raises(ModelOutputError, match="far beyond full scale"):
+        segan_cli.load(adv).enhance(x, sr)

@@ -213,16 +213,15 @@ class Denoiser:
         in gives float32 NumPy out; a tensor gives a float32 tensor on its device.
         Shapes that could be a transposed array raise :class:`SignalError`.
         """
-        from segan_cli.core.enhance import ModelOutputError
+        from segan_cli.core.enhance import emitted_error
 
         data, device = _as_numpy(x)
         frames = as_frames(data, channels_first)
         out = self.enhancer.enhance(frames, _check_rate(sr))
         finite = np.isfinite(out)
         if not finite.all():  # the file path refuses to write these; so does this one
-            raise ModelOutputError(
-                f"the model produced {int(finite.size - np.count_nonzero(finite))} NaN/Inf "
-                "samples", "the checkpoint is damaged or its training diverged")
+            raise emitted_error(int(finite.size - np.count_nonzero(finite)), "the signal",
+                                float(np.max(np.abs(frames))))
         ndim = np.ndim(data)
         result = out[:, 0] if ndim == 1 else (out.T if channels_first else out)
         result = np.ascontiguousarray(result, dtype=np.float32)

@@ -26,7 +26,7 @@ import soundfile as sf
 import soxr
 
 from segan_cli.core.output_guard import guarded_file
-from segan_cli.errors import AudioError
+from segan_cli.errors import AudioError, special_kind
 
 #: libsndfile's container format for each file extension it reads and writes
 SUFFIX_FORMATS = {
@@ -150,6 +150,9 @@ def audio_info(path: AudioSource) -> AudioInfo:
         raise AudioError(f"audio file not found: {path}")
     if path.is_dir():
         raise AudioError(f"expected an audio file but got a folder: {path}")
+    if kind := special_kind(path):  # opening a FIFO would wait for a writer
+        raise AudioError(f"{path} is {kind}, not an audio file",
+                         "to enhance a stream, pipe it in: segan enhance - OUTPUT < STREAM")
     try:
         with quiet_native_stderr():
             info = sf.info(native(path))

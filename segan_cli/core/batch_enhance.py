@@ -21,7 +21,7 @@ from segan_cli.core.audio import AUDIO_SUFFIXES, AudioSource, unreadable_reason,
 from segan_cli.core.cpus import usable_cores
 from segan_cli.core.output_guard import OutputError, check_output, resolve_output, same_file
 from segan_cli.core.processes import bind_to_parent, exit_if_orphaned
-from segan_cli.errors import SeganError
+from segan_cli.errors import SeganError, special_kind
 
 if TYPE_CHECKING:  # the enhancer pulls in scipy and soxr; the CLI's --help must not
     from segan_cli.core.enhance import Destination, EnhanceReport
@@ -63,6 +63,9 @@ def plan(src: Path, dst: Path | None, pattern: str = "**/*", overwrite: bool = F
     src = Path(src)
     if not src.exists():
         raise SeganError(f"input not found: {src}")
+    if kind := special_kind(src):
+        raise SeganError(f"input {src} is {kind}, not an audio file or a folder",
+                         "to enhance a stream, pipe it in: segan enhance - OUTPUT < STREAM")
     if src.is_file():
         if dst is None:
             raise SeganError("where should the output go?", "give OUTPUT or --out")

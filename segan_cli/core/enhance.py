@@ -39,6 +39,7 @@ from segan_cli.core.audio import (
     write_format,
 )
 from segan_cli.core.audio_header import truncation_note
+from segan_cli.core.full_band import HighBand
 from segan_cli.core.output_guard import OutputError, guarded_file
 from segan_cli.core.overlap_add import WindowStitcher
 from segan_cli.core.wiener_stream import WienerStream
@@ -133,12 +134,16 @@ class Enhancer:
     """Enhances arrays, block streams and files with one model."""
 
     def __init__(self, model: WindowModel, chunking: str = "ola", batch_size: int = 8,
-                 block_seconds: float = 30.0, dc_block_hz: float = 10.0) -> None:
+                 block_seconds: float = 30.0, dc_block_hz: float = 10.0,
+                 full_band: bool = True) -> None:
         self.model = model
         self.chunking = chunking
         self.batch_size = int(batch_size)
         self.block_seconds = float(block_seconds)
         self.dc_block_hz = float(dc_block_hz)
+        #: an input above the model's rate keeps its band above the model's Nyquist
+        #: frequency, under the model's gain near it (:mod:`~segan_cli.core.full_band`)
+        self.full_band = bool(full_band)
 
     @property
     def bypass(self) -> bool:
@@ -159,6 +164,8 @@ class Enhancer:
             if sample_rate != msr else None
         chains = [_ChannelChain(self.model, self.chunking, self.batch_size, self.dc_block_hz)
                   for _ in range(channels)]
+        high = HighBand(sample_rate, msr, channels, RESAMPLE_QUALITY) \
+            if self.full_band and sample_rate > msr else None
         # per-channel model-rate outputs not yet aligned across channels
         pend = [np.zeros(0, dtype=np.float32) for _ in range(channels)]
         held = np.zeros((0, channels), dtype=np.float32)
@@ -169,6 +176,8 @@ class Enhancer:
         def through(block: np.ndarray, last: bool) -> np.ndarray:
             nonlocal pend
             x = down.resample_chunk(block, last=last) if down is not None else block
+            if high is not None:
+                high.feed(block, x, last)
             outs = []
             for c, chain in enumerate(chains):
                 y = chain.push(np.ascontiguousarray(x[:, c])) if x.size else \
@@ -181,7 +190,7 @@ class Enhancer:
             merged = np.stack([o[:n] for o in outs], axis=1).astype(np.float32)
             if up is not None:
                 merged = up.resample_chunk(merged, last=last)
-            return merged
+            return high.combine(merged) if high is not None else merged
 
         for block in blocks:
             block = np.asarray(block, dtype=np.float32).reshape(-1, channels)
@@ -275,6 +284,7 @@ def stream_file(stream: BlockStream, src: AudioSource, dst: Destination, block_s
     clip = subtype not in ("FLOAT", "DOUBLE") and dtype.startswith("float")
     block = max(int(block_seconds * info.sample_rate), 1)
     read = [0]
+    peak = [0.0]
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
         fin = stack.enter_context(open_audio(src))
@@ -283,12 +293,12 @@ def stream_file(stream: BlockStream, src: AudioSource, dst: Destination, block_s
             fh = stack.enter_context(guarded_file(Path(dst), overwrite, inputs=inputs))
         else:
             fh = dst
-        blocks = _read_blocks(fin, block, src, read, dtype)
+        blocks = _read_blocks(fin, block, src, read, dtype, peak)
         try:  # reading errors were turned into AudioError by _read_blocks
             with sf.SoundFile(fh, "w", info.sample_rate, info.channels, subtype,
                               format=fmt) as fout:
                 for out in stream(blocks, info.sample_rate, info.channels):
-                    _check_emitted(out, src)
+                    _check_emitted(out, src, peak[0])
                     fout.write(np.clip(out, -1.0, 1.0) if clip else out)
         except (sf.LibsndfileError, AssertionError) as exc:  # the OS cause, if any, wins
             raise OutputError(f"cannot write {name}: {exc or type(exc).__name__}") from exc
@@ -305,17 +315,32 @@ class ModelOutputError(SeganError):
     """The model emitted NaN/Inf: its output is garbage and is never written as audio."""
 
 
-def _check_emitted(out: np.ndarray, src: AudioSource) -> None:
+#: an input peak this far beyond full scale (60 dB) is what a NaN/Inf output is blamed on
+OVERFLOW_PEAK = 1000.0
+
+
+def emitted_error(count: int, src: AudioSource | str, peak: float) -> ModelOutputError:
+    """The error for ``count`` NaN/Inf output samples: blamed on an input far beyond full
+    scale (a float file of 3e38 overflows any model's arithmetic), else on the model."""
+    if peak > OVERFLOW_PEAK:
+        return ModelOutputError(
+            f"enhancing {src} produced {count} NaN/Inf samples: its samples reach "
+            f"{peak:.3g}, far beyond full scale (1.0), and overflowed the model's arithmetic; "
+            "nothing was written", "scale the recording into [-1, 1] first")
+    return ModelOutputError(
+        f"enhancing {src} produced {count} NaN/Inf samples; nothing was written",
+        "the checkpoint is damaged or its training diverged: use another --ckpt")
+
+
+def _check_emitted(out: np.ndarray, src: AudioSource, peak: float = 0.0) -> None:
     finite = np.isfinite(out)
     if not finite.all():
-        raise ModelOutputError(
-            f"enhancing {src} produced {int(finite.size - np.count_nonzero(finite))} NaN/Inf "
-            "samples; nothing was written",
-            "the checkpoint is damaged or its training diverged: use another --ckpt")
+        raise emitted_error(int(finite.size - np.count_nonzero(finite)), src, peak)
 
 
 def _read_blocks(fin: sf.SoundFile, block: int, src: AudioSource, read: list[int],
-                 dtype: str = "float32") -> Iterator[np.ndarray]:
+                 dtype: str = "float32", peak: list[float] | None = None
+                 ) -> Iterator[np.ndarray]:
     while True:
         try:
             data = fin.read(block, dtype=dtype, always_2d=True)
@@ -325,6 +350,8 @@ def _read_blocks(fin: sf.SoundFile, block: int, src: AudioSource, read: list[int
             return
         check_finite(data, src)
         read[0] += data.shape[0]
+        if peak is not None and data.dtype.kind == "f":
+            peak[0] = max(peak[0], float(np.max(np.abs(data))))
         yield data
 
 

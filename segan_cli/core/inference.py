@@ -23,7 +23,7 @@ import torch
 
 from segan_cli.core.models import GeneratorBase, SignalTransform, build_generator
 from segan_cli.core.models.transforms import STAT_KEYS
-from segan_cli.errors import CheckpointError, SeganError, SettingsError
+from segan_cli.errors import CheckpointError, SeganError, SettingsError, special_kind
 from segan_cli.settings import Settings, check_device_name, validate_settings
 
 GENERATOR_PREFIX = "generator."
@@ -75,6 +75,9 @@ def pick_device(name: str = "auto") -> torch.device:
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint file's dict without running pickled code."""
     path = Path(path)
+    if kind := special_kind(path):
+        raise CheckpointError(f"checkpoint {path} is {kind}, not a file",
+                              "pass a .ckpt written by `segan train`, or a model file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}",
                               "train one with `segan train` or check the --ckpt path")

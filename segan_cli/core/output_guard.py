@@ -21,12 +21,11 @@ import contextlib
 import ctypes
 import errno
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from segan_cli.core.temporaries import temp_file, temp_stem
-from segan_cli.errors import SeganError
+from segan_cli.errors import SeganError, special_kind
 
 OVERWRITE_HINT = "pass --overwrite to replace it"
 # link() failures meaning "this file system has no hard links", not a real fault
@@ -164,22 +163,6 @@ def refuse_inputs(path: Path | str, final: Path, inputs: Iterable[Path | str]) -
         elif same_file(src, final):
             raise SeganError(f"output {_shown(path, final)} is the input file {src}",
                              _INPUT_HINT)
-
-
-def special_kind(path: Path | str) -> str | None:
-    """What ``path`` is when it exists but is neither a regular file nor a folder (a
-    FIFO, a device node, a socket): reading or replacing it would not do what the user
-    meant; None otherwise (symbolic links are followed)."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None
-    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return kind
-    return None
 
 
 def check_output(path: Path | str, overwrite: bool = False,

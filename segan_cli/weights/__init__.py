@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from segan_cli.errors import CheckpointError
+from segan_cli.errors import CheckpointError, special_kind
 
 if TYPE_CHECKING:
     from segan_cli.core.inference import GeneratorBundle
@@ -53,6 +53,9 @@ def default_model_path() -> Path:
     override = os.environ.get(ENV_VAR, "").strip()
     if override:
         path = Path(override).expanduser()
+        if kind := special_kind(path):
+            raise CheckpointError(f"{ENV_VAR} points at {path}, which is {kind}, not a "
+                                  "model file", f"unset {ENV_VAR} or point it at a model file")
         if not path.is_file():
             raise CheckpointError(f"{ENV_VAR} points at {path}, which does not exist",
                                   f"unset {ENV_VAR} or point it at a model file")
