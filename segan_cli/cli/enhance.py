@@ -88,7 +88,9 @@ def enhance(
     channels and length, and its sample format when the output's container takes it
     (else that container's default). Folder runs keep the folder structure and never
     replace a file without `--overwrite`. `-` reads the recording from standard input
-    or writes WAV to standard output.
+    or writes WAV to standard output. The model hears 16 kHz: an input sampled higher
+    keeps its band above 8 kHz, turned down (never below -20 dB) as much as the model
+    turns down the band just below 8 kHz, with no seam between the two.
 
     **Examples**
 
