@@ -299,7 +299,8 @@ def test_prepare_force_removes_only_what_prepare_wrote(cli: Cli, env: Env,
     cli("stats", out)
 
 
-@pytest.mark.parametrize("which", ["clean", "noisy", "inside-clean"])
+@pytest.mark.parametrize("which", ["clean", "noisy", "inside-clean", "mix-clean",
+                                   "mix-noise"])
 def test_prepare_out_among_the_sources_is_refused(cli: Cli, env: Env, tmp_path: Path,
                                                   which: str) -> None:
     """--out equal to --clean wrote the corpus among the recordings; a re-run failed."""
@@ -307,10 +308,13 @@ def test_prepare_out_among_the_sources_is_refused(cli: Cli, env: Env, tmp_path: 
 
     clean = Path(shutil.copytree(env.clean, tmp_path / "clean"))
     noisy = Path(shutil.copytree(env.noisy, tmp_path / "noisy"))
-    out = {"clean": clean, "noisy": noisy, "inside-clean": clean / "corpus"}[which]
+    out = {"clean": clean, "noisy": noisy, "inside-clean": clean / "corpus",
+           "mix-clean": clean, "mix-noise": noisy}[which]
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    line = _one_line(cli("prepare", "pairs", "--clean", clean, "--noisy", noisy, "--out",
-                         out, "--valid-speakers", "p257", code=2))
+    command = (["mix", "--noise", noisy] if which.startswith("mix") else
+               ["pairs", "--noisy", noisy, "--valid-speakers", "p257"])
+    line = _one_line(cli("prepare", command[0], "--clean", clean, *command[1:], "--out",
+                         out, code=2))
     assert "inside the source folder" in line and "--out" in line
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 

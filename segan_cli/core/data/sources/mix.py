@@ -139,7 +139,8 @@ def prepare_mix(
     valid_spk = set(valid_speakers) & set(train_spk)
     if not valid_spk and len(train_spk) >= 3:
         valid_spk = {train_spk[-1]}
-    builder = CorpusBuilder(out, name or Path(out).resolve().name, sample_rate, force)
+    builder = CorpusBuilder(out, name or Path(out).resolve().name, sample_rate, force,
+                            sources=(clean_dir, noise_dir))
     progress.start("loading noise recordings", len(noises))
     noise_audio: dict[str, np.ndarray] = {}
     for key, path in noises.items():
