@@ -348,3 +348,28 @@ def test_packaged_dry_is_the_models_own_and_the_cli_can_override_it(
     with pytest.raises(SeganError, match="outside 0..1"):
         package_checkpoint(source, tmp_path / "bad.pt", dry=2.0)
     assert not (tmp_path / "bad.pt").exists() and not (tmp_path / "bad.wav").exists()
+
+
+def _tone_check():
+    spec = importlib.util.spec_from_file_location("tone_check", REPO / "scripts" /
+                                                  "tone_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tone_check_finds_a_tone_the_model_adds_and_nothing_else() -> None:
+    """A 4 kHz tone in the output that neither input holds is reported near its level;
+    an output equal to an input adds nothing."""
+    tc = _tone_check()
+    rng = np.random.default_rng(0)
+    sr = 16000
+    clean = [0.1 * rng.standard_normal(sr * 2) for _ in range(3)]
+    noisy = [c + 0.05 * rng.standard_normal(c.size) for c in clean]
+    t = np.arange(sr * 2) / sr
+    toned = [n + 0.02 * np.sin(2 * np.pi * 4000 * t) for n in noisy]
+    found = tc.added_tones(noisy, clean, toned, sr)
+    assert found["worst"][0]["hz"] == 4000.0 and found["max_added_db"] > 3.0
+    assert not found["meets_target"]
+    same = tc.added_tones(noisy, clean, noisy, sr)
+    assert same["max_added_db"] <= 0.0 and same["meets_target"]
