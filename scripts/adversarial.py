@@ -303,7 +303,7 @@ SCORED_KINDS = {"empty", "zero-frames", "random-bytes", "truncated-header", "hea
 def decoded(path: Path) -> tuple[np.ndarray, int] | None:
     """What soundfile decodes from ``path`` (always 2-D), or None."""
     try:
-        x, sr = sf.read(path, dtype="float64", always_2d=True)
+        x, sr = sf.read(os.fsencode(path), dtype="float64", always_2d=True)
     except Exception:  # noqa: BLE001 - anything unreadable
         return None
     return x, sr
@@ -836,6 +836,42 @@ def _exported(path: Path, s: Path, a: Assets) -> None:
         raise RuntimeError(res.stderr)
 
 
+def _expanded(data: dict, s: Path) -> None:
+    """Six 1024-channel layers (490 M weights), each tensor one value expanded: a 13 kB
+    file whose generator would take 2 GB."""
+    import torch
+
+    from segan_cli.core.models import build_generator
+    from segan_cli.settings import validate_settings
+
+    settings = data["hyper_parameters"]["settings"]
+    settings["model"]["encoder_channels"] = [1024] * 6
+    model = validate_settings(settings, "crafted").model
+    with torch.device("meta"):
+        shapes = {k: v.shape for k, v in build_generator(
+            model, settings["data"]["window"]).state_dict().items()}
+    data["state_dict"] = {f"generator.{k}": torch.zeros(()).expand(v) for k, v in shapes.items()}
+
+
+def _shared_storage(data: dict, s: Path) -> None:
+    """Every float tensor a view of one storage: each fits it, together they do not."""
+    import torch
+
+    state = data["state_dict"]
+    store = torch.zeros(max(v.numel() for v in state.values()))
+    data["state_dict"] = {k: store[:v.numel()].view(v.shape) if v.is_floating_point() else v
+                          for k, v in state.items()}
+
+
+def _deflated(path: Path, s: Path, a: Assets) -> None:
+    """The checkpoint's archive re-zipped with compression and a megabyte of zeros: it
+    unpacks to far more than its size (torch writes archives uncompressed)."""
+    with zipfile.ZipFile(a.ckpt) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info) + bytes(1 << 20) * (
+                info.filename.endswith("version")))
+
+
 CKPTS: list[tuple[str, str, Callable[[Path, Path, Assets], None] | None]] = [
     ("missing", "bad", None),
     ("empty", "bad", lambda p, s, a: p.write_bytes(b"")),
@@ -878,11 +914,14 @@ CKPTS: list[tuple[str, str, Callable[[Path, Path, Assets], None] | None]] = [
     ("torch-zip-exploit", "bad", crafted(_exploit_torch)),
     ("torchscript-export", "odd", _exported),
     ("packaged-model", "odd", lambda p, s, a: shutil.copyfile(a.packaged, p)),
+    ("expanded-tensors", "bad", crafted(_expanded)),
+    ("shared-storage", "bad", crafted(_shared_storage)),
+    ("deflated-archive", "bad", _deflated),
 ]
 
 
 CORE_CKPTS = {"truncated-half", "nan-weight", "nan-stats", "sample-rate-1", "pickle-os-system",
-              "torch-zip-exploit"}
+              "torch-zip-exploit", "expanded-tensors", "shared-storage", "deflated-archive"}
 
 
 def ckpt_setup(write: Callable[[Path, Path, Assets], None] | None):
@@ -906,7 +945,8 @@ def checkpoint_cases() -> list[Case]:
     few = {"missing", "truncated-half", "nan-weight", "nan-stats", "sample-rate-1",
            "channels-100000", "zscore-without-stats", "wrong-arch", "pickle-os-system",
            "torch-zip-exploit", "tensor-wrong-shape", "random-bytes", "tensor-a-string",
-           "pickle-eval", "window-1e9", "no-state-dict"}
+           "pickle-eval", "window-1e9", "no-state-dict", "expanded-tensors", "shared-storage",
+           "deflated-archive"}
     cases = []
     for command, (text, check) in commands.items():
         for name, nature, write in CKPTS:
@@ -1551,7 +1591,8 @@ def run_case(case: Case, a: Assets, work: Path, keep: bool) -> Result:
         reason = case.setup(sandbox, a) if case.setup else None
         if reason:
             return Result(case.id, case.group, case.kind, command, None, "not run", reason)
-        extra = {k: (fill(v, places) if "{" in v else str(sandbox / v)) for k, v in case.env}
+        extra = {k: (v[1:] if v.startswith("=") else fill(v, places) if "{" in v
+                     else str(sandbox / v)) for k, v in case.env}
         before = snapshot(sandbox)
         code: int | None
         try:
@@ -1565,7 +1606,8 @@ def run_case(case: Case, a: Assets, work: Path, keep: bool) -> Result:
         outcome, note = classify(case, code, stdout, stderr, before, after, sandbox)
         (work / "logs").mkdir(exist_ok=True)
         log = work / "logs" / (sandbox.name + ".txt")
-        log.write_text(f"$ {command}\nexit {code}\n--- stdout\n{stdout}\n--- stderr\n{stderr}")
+        log.write_text(f"$ {command}\nexit {code}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+                       errors="backslashreplace")  # file names that are not UTF-8
         return Result(case.id, case.group, case.kind, command, code, outcome, note,
                       first_line(stdout, stderr), time.monotonic() - t0)
     except Exception as exc:  # noqa: BLE001 - a harness fault is reported, not fatal
@@ -2001,9 +2043,136 @@ def run_fault(group: str, name: str, func, a: Assets, work: Path, keep: bool) ->
 # -- main ----------------------------------------------------------------------------
 
 
+# -- the second pass (issue 20): markup in names, special files, onto-input -------------
+
+
+def fifo(rel: str):
+    def make(s: Path, a: Assets) -> None:
+        (s / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(s / rel)
+    return make
+
+
+def copy_to(rel: str, src: str = "in/x.wav"):
+    def make(s: Path, a: Assets) -> None:
+        (s / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(s / src, s / rel)
+    return make
+
+
+def _ogg_cut(s: Path, a: Assets) -> None:
+    sf.write(s / "in" / "cut.ogg", np.tile(a.speech, 4), SR, format="OGG", subtype="VORBIS")
+    data = (s / "in" / "cut.ogg").read_bytes()
+    (s / "in" / "cut.ogg").write_bytes(data[:len(data) * 3 // 5])
+
+
+def _short_pair(s: Path, a: Assets) -> None:
+    for side, seconds in (("c", 1.0), ("e", 0.5)):
+        (s / "in" / side).mkdir(parents=True, exist_ok=True)
+        speech_file(s / "in" / side / "a.wav", a, seconds)
+
+
+def _loud(s: Path, a: Assets) -> None:
+    x = a.speech.copy()
+    x[1000] = 3e38
+    sf.write(s / "in" / "loud.wav", x, SR, subtype="FLOAT")
+
+
+ODD_NAME = os.fsdecode(b"caf\xe9")  # Latin-1: not UTF-8
+LONG_NAME = "a" * 251 + ".wav"  # 255 bytes, the most a name may hold
+
+
+def second_pass_cases() -> list[Case]:
+    m, sp, oi, g = "markup-names", "special-files", "onto-input", "second-pass"
+    corp = copy_tree("corpus", "in/corp")
+    return [
+        Case(m, "output-name", ("enhance", "in/x.wav", "out/o[/].wav", *sh(W)), None, "ok",
+             enhanced("out/o[/].wav", "in/x.wav")),
+        Case(m, "input-folder", ("enhance", "in/in[/]x.wav", "out/o.wav", *sh(W)),
+             copy_to("in/in[/]x.wav"), "ok", enhanced("out/o.wav", "in/x.wav")),
+        Case(m, "out-folder", ("enhance", "in/d", "--out", "out/out[/]x", *sh(W)), FOLDER,
+             "ok", folder_enhanced("out/out[/]x", "in/d")),
+        Case(m, "bad-file-in-draft", sh(f"enhance in/d --out out {W}"),
+             steps(FOLDER, write_text("in/d/[draft]/bad.wav", b"not audio")), "partial",
+             warn_word="[draft]/bad.wav"),
+        Case(m, "missing-input", ("enhance", "in/no[/]such.wav", "out/o.wav", *sh(W)),
+             says=("no[/]such.wav",)),
+        Case(m, "evaluate-label", sh("evaluate --clean in/c --enhanced in/[draft] --workers 1"),
+             steps(good_folder("in/c", ("a",)), good_folder("in/[draft]", ("a",))), "ok",
+             says_word("[draft]")),
+        *[Case(sp, f"overwrite-fifo-{name}", (*sh(text), "--overwrite"), steps(
+            EVAL_SETUP, fifo(f"out/f{ext}")), says=("FIFO",), timeout=120)
+          for name, ext, text in (
+              ("enhance", ".wav", f"enhance {{wav}} out/f.wav {W}"),
+              ("evaluate-csv", ".csv", f"{EVAL} --csv out/f.csv"),
+              ("stats-plot", ".png", "stats {corpus} --plot out/f.png"),
+              ("export", ".pt", "export --ckpt {ckpt} --out out/f.pt"))],
+        Case(sp, "overwrite-dev-null", sh(f"enhance {{wav}} out/n.wav {W} --overwrite"),
+             symlink("out/n.wav", "/dev/null"), says=("character device",)),
+        Case(sp, "fifo-input", sh(f"enhance in/f.wav out/o.wav {W}"), fifo("in/f.wav"),
+             says=("FIFO",), timeout=120),
+        Case(sp, "fifo-ckpt", sh("enhance {wav} out/o.wav --ckpt in/f.ckpt"),
+             fifo("in/f.ckpt"), says=("FIFO",), timeout=120),
+        Case(sp, "fifo-default-model", sh("enhance {wav} out/o.wav"), fifo("in/f.ckpt"),
+             env=(("SEGAN_DEFAULT_MODEL", "in/f.ckpt"),), says=("FIFO",), timeout=120),
+        Case(sp, "fifo-config", sh(f"enhance {{wav}} out/o.wav {W} --config in/f.yaml"),
+             fifo("in/f.yaml"), says=("FIFO",), timeout=120),
+        Case(oi, "evaluate-csv-clean", sh(f"{EVAL} --csv in/c/a.wav --overwrite"), EVAL_SETUP,
+             says=("input",)),
+        Case(oi, "evaluate-json-enhanced", sh(f"{EVAL} --json in/e/a.wav --overwrite"),
+             EVAL_SETUP, says=("input",)),
+        Case(oi, "evaluate-report-clean", sh(f"{EVAL} --report in/c --overwrite"), EVAL_SETUP,
+             says=("input",)),
+        Case(oi, "evaluate-csv-config",
+             sh(f"{EVAL} --config in/s.yaml --csv in/s.yaml --overwrite"),
+             steps(EVAL_SETUP, write_text("in/s.yaml", "evaluate:\n  workers: 1\n")),
+             says=("input",)),
+        Case(oi, "evaluate-json-manifest", sh("evaluate --data in/corp --no-wiener --json "
+                                              "in/corp/manifest.json --overwrite"), corp,
+             says=("input",)),
+        Case(oi, "stats-plot-manifest",
+             sh("stats in/corp --plot in/corp/manifest.json --overwrite"), corp,
+             says=("input",)),
+        Case(oi, "stats-plot-cache",
+             sh("stats in/corp --plot in/corp/cache/train.bounds.npy --overwrite"), corp,
+             says=("input",)),
+        Case(oi, "export-onnx-checkpoint", sh("export --ckpt victim/model.ckpt --out out/g.pt "
+                                              "--onnx victim/model.ckpt --overwrite"),
+             says=("input",)),
+        Case(oi, "info-plot-run-settings",
+             sh("info in/run --plot in/run/settings.yaml --overwrite"),
+             copy_tree("run", "in/run"), says=("input",)),
+        Case(oi, "prepare-out-is-clean",
+             sh("prepare pairs --clean in/clean --noisy in/noisy --out in/clean"),
+             pair_folders(), says=("source folder",)),
+        Case(g, "seed-2^64", sh("enhance {wav} out/o.wav --ckpt {ckpt} --seed "
+                                "18446744073709551616"), says=("seed",)),
+        Case(g, "columns-1", sh("info {ckpt}"), expect="ok", check=says_word("window"),
+             env=(("COLUMNS", "=1"),)),
+        Case(g, "non-utf8-name", ("enhance", f"in/{ODD_NAME}.wav", "out/o.wav", *sh(W)),
+             copy_to(f"in/{ODD_NAME}.wav"), "ok", enhanced("out/o.wav", "in/x.wav")),
+        Case(g, "non-utf8-folder", sh(f"enhance in/d --out out {W}"),
+             copy_to(f"in/d/{ODD_NAME}.wav"), "ok", folder_enhanced("out", "in/d")),
+        Case(g, "name-255-bytes", ("enhance", "in/x.wav", f"out/{LONG_NAME}", *sh(W)), None,
+             "ok", enhanced(f"out/{LONG_NAME}", "in/x.wav")),
+        Case(g, "out-is-the-parent", sh(f"enhance in/d --out in {W}"), FOLDER, "ok",
+             folder_enhanced("in", "in/d"), outs=("in",)),
+        Case(g, "yaml-key-twice", sh(f"enhance {{wav}} out/o.wav {W} --config in/d.yaml"),
+             write_text("in/d.yaml", "enhance:\n  batch_size: 4\nenhance:\n  dry: 0.1\n"),
+             says=("twice",)),
+        Case(g, "ogg-cut-short", sh(f"enhance in/cut.ogg out/o.wav {W}"), _ogg_cut, "warn",
+             warn_word="cut short"),
+        Case(g, "enhanced-much-shorter", sh(EVAL), _short_pair, "warn",
+             warn_word="scored over"),
+        Case(g, "float-3e38", sh("enhance in/loud.wav out/o.wav --ckpt {ckpt}"), _loud,
+             "either", enhanced("out/o.wav", "in/loud.wav"), says=("full scale",)),
+    ]
+
+
 def all_cases() -> list[Case]:
     return (audio_cases() + settings_cases() + checkpoint_cases() + output_cases()
-            + option_cases() + corpus_cases() + default_cases() + disk_cases())
+            + option_cases() + corpus_cases() + default_cases() + disk_cases()
+            + second_pass_cases())
 
 
 def summary(results: list[Result]) -> str:
