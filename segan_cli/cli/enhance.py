@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -33,12 +33,15 @@ from segan_cli.cli.common import (
     worker_count,
 )
 from segan_cli.core import batch_enhance
-from segan_cli.core.audio import AudioBytes, AudioSource, audio_info, write_format
+from segan_cli.core.audio import AudioSource, audio_info, write_format
 from segan_cli.core.output_guard import check_output, same_file
 from segan_cli.core.temporaries import remove_stale
 from segan_cli.errors import SeganError
 from segan_cli.settings import EnhanceSettings
 from segan_cli.weights import default_model_note, is_default, resolve_checkpoint
+
+if TYPE_CHECKING:
+    from segan_cli.core.pipe_stream import PipeSource
 
 
 @user_errors
@@ -88,9 +91,11 @@ def enhance(
     channels and length, and its sample format when the output's container takes it
     (else that container's default). Folder runs keep the folder structure and never
     replace a file without `--overwrite`. `-` reads the recording from standard input
-    or writes WAV to standard output. The model hears 16 kHz: an input sampled higher
-    keeps its band above 8 kHz, turned down (never below -20 dB) as much as the model
-    turns down the band just below 8 kHz, with no seam between the two.
+    or writes WAV to standard output, live: a WAV stream is enhanced as it comes and
+    each block written when done (latency: the model's window plus its hop). The model
+    hears 16 kHz: an input sampled higher keeps its band above 8 kHz, turned down (never
+    below -20 dB) as much as the model turns down the band just below 8 kHz, with no
+    seam between the two.
 
     **Examples**
 
@@ -258,10 +263,11 @@ def _enhancer_factory(method: str, ckpt: str | None, e: EnhanceSettings, workers
 
 
 def _stdio_ends(source: Path, dest: Path | None, overwrite: bool
-                ) -> tuple[AudioSource, Path | None]:
+                ) -> tuple[AudioSource | PipeSource, Path | None]:
     """(the input, the output file or None for standard output) of a run with a ``-``
-    end, checked before any work: the audio on standard input is read whole and its
-    header checked; an output file's format and guard are checked as for files."""
+    end, checked before any work: a WAV stream on standard input is opened to be read
+    as it comes (other formats are read whole), and its header checked; an output
+    file's format and guard are checked as for files."""
     to_stdout = dest is not None and str(dest) == "-"
     if to_stdout and source.is_dir():
         raise SeganError(f"{source} is a folder: its outputs cannot go to standard output",
@@ -280,30 +286,46 @@ def _stdio_ends(source: Path, dest: Path | None, overwrite: bool
         if sys.stdin.isatty():
             raise SeganError("standard input is a terminal: no audio to read",
                              "pipe a recording in, e.g. segan enhance - out.wav < in.wav")
-        src = AudioBytes(sys.stdin.buffer.read())
-    audio_info(src)  # one clear error before any work
+        from segan_cli.core.pipe_stream import stdin_source
+
+        src = stdin_source(sys.stdin.buffer)  # a WAV stream is read as it comes
+    if not _is_pipe(src):
+        audio_info(src)  # one clear error before any work
     if to_stdout or dest is None:
         return src, None
-    check_output(dest, overwrite, [] if isinstance(src, AudioBytes) else [src])
+    check_output(dest, overwrite, [src] if isinstance(src, Path) else [])
     write_format(dest)
     return src, dest
 
 
-def _enhance_stdio(enhancer: batch_enhance.FileEnhancer, src: AudioSource, dst: Path | None,
-                   label: str, overwrite: bool) -> None:
-    """One recording with a ``-`` end; ``dst`` None writes WAV to standard output, after
-    the work and with nothing else on it (notes and the summary go to stderr)."""
-    buffer = io.BytesIO() if dst is None else None
+def _enhance_stdio(enhancer: batch_enhance.FileEnhancer, src: AudioSource | PipeSource,
+                   dst: Path | None, label: str, overwrite: bool) -> None:
+    """One recording with a ``-`` end; ``dst`` None writes WAV to standard output as
+    each block is done, with nothing else on it (notes and the summary go to stderr)."""
     if dst is not None:
         remove_stale({dst.parent})  # left by a killed run
-    with _stdout_to_stderr(dst is None), err_console.status(f"enhancing with {label}"):
-        report = enhancer.enhance_file(src, dst if dst is not None else buffer,
-                                       overwrite=overwrite)
+    if dst is not None and not _is_pipe(src):
+        with err_console.status(f"enhancing with {label}"):
+            report = enhancer.enhance_file(src, dst, overwrite=overwrite)
+    else:
+        audio_out = _audio_stdout() if dst is None else None
+        stream = enhancer.stream  # type: ignore[attr-defined]
+        exact = bool(getattr(enhancer, "bypass", False))
+        block = float(getattr(enhancer, "block_seconds", 30.0))
+        from segan_cli.core.pipe_stream import enhance_stream
+
+        try:
+            with _stdout_to_stderr(dst is None), err_console.status(f"enhancing with {label}"):
+                report = enhance_stream(stream, src, dst if dst is not None else audio_out,
+                                        block_seconds=block, overwrite=overwrite,
+                                        exact=exact)
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise SeganError("standard output was closed before all the audio was written",
+                             "is the command reading the pipe still running?") from None
     for note in report.warnings:
         err_console.print(f"[yellow]warning:[/] {shown(note)}", highlight=False,
                           soft_wrap=True)
-    if buffer is not None:
-        _write_stdout(buffer.getvalue())
     rtf = f", real-time factor {report.rtf:.3f}" if report.seconds else ""
     where = "standard output" if dst is None else dst
     (err_console if dst is None else console).print(
@@ -333,16 +355,26 @@ def _stdout_to_stderr(active: bool = True) -> Iterator[None]:
             os.close(saved)
 
 
-def _write_stdout(data: bytes) -> None:
-    """The audio bytes to standard output; a reader that went away is one error line."""
+def _is_pipe(src: object) -> bool:
+    """Whether ``src`` is a live stream on standard input (read as it comes)."""
+    from segan_cli.core.pipe_stream import PipeSource
+
+    return isinstance(src, PipeSource)
+
+
+def _audio_stdout() -> BinaryIO:
+    """Standard output for the audio alone: its own descriptor, so that while the run
+    sends descriptor 1 to standard error (C libraries printing) the audio still flows."""
+    sys.stdout.flush()
     try:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    except BrokenPipeError:
-        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())  # no second error when Python exits
-            os.close(devnull)
-        raise SeganError("standard output was closed before all the audio was written",
-                         "is the command reading the pipe still running?") from None
+        return os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return sys.stdout.buffer  # no descriptor (an in-process test runner)
+
+
+def _quiet_stdout() -> None:
+    """A reader that went away: no second error when Python flushes at exit."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
