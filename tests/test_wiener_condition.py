@@ -119,3 +119,23 @@ def test_condition_needs_arch_adv() -> None:
         load_settings(None, ["model.condition=kalman"], arch="adv")
     assert load_settings(None, ["model.condition=wiener"], arch="adv").model.condition == \
         "wiener"
+
+
+def test_conditioned_model_exports_to_torchscript_at_any_batch(tmp_path: Path) -> None:
+    """The exported module computes the Wiener channel itself, for any batch size, as
+    the checkpoint does."""
+    from segan_cli.core.export import ScriptedModel, export_torchscript
+
+    ds = SineWindows(8)
+    module = SeganGAN(conditioned(), STATS)
+    module.set_reference_batch(ds.clean[:8], ds.noisy[:8])
+    path = tmp_path / "wiener.ckpt"
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)},
+               path)
+    bundle = load_bundle(path, expect_arch="adv")
+    export_torchscript(bundle, tmp_path / "w.pt")
+    scripted = ScriptedModel(tmp_path / "w.pt")
+    reference = GeneratorModel.from_bundle(bundle)
+    for n in (1, 3):
+        x = noisy_windows(n, WINDOW)
+        np.testing.assert_allclose(scripted(x), reference(x), atol=1e-4)
