@@ -258,8 +258,9 @@ def _score_job(index: int, name: str, clean: Signal, enhanced: Signal,
     except Exception as exc:  # a bug or a library failure: recorded, never swallowed silently
         return index, None, f"unexpected {type(exc).__name__}: {exc}", notes
     if note := length_note(name, c.size, e.size, sr):
-        notes.append(note)
-        scores["note"] = note  # the file's row says so too (--csv)
+        scores["note"] = note  # the file's row says so (--csv)
+        if not notes:  # a file cut short has said so already, naming itself
+            notes.append(note)
     return index, scores, None, notes
 
 
