@@ -20,6 +20,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from segan_cli import Denoiser
+from segan_cli.cli import enhance_corpus
 from segan_cli.cli.common import (
     ConfigOpt,
     EnhanceSetOpt,
@@ -80,6 +81,17 @@ def enhance(
         show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")
                          ] = False,
+    accelerator: Annotated[str | None, typer.Option(
+        help="Corpus run on Lightning's predict loop: cpu, gpu, mps or auto.",
+        show_default=False)] = None,
+    devices: Annotated[str | None, typer.Option(
+        help="Corpus run: processes (devices) per node, e.g. 4 or 0,1.", show_default=False)
+    ] = None,
+    num_nodes: Annotated[int | None, typer.Option(
+        help="Corpus run: machines (one `segan enhance` per process, e.g. under srun).",
+        show_default=False)] = None,
+    strategy: Annotated[str | None, typer.Option(
+        help="Corpus run: auto or ddp (Lightning's).", show_default=False)] = None,
     config: ConfigOpt = None,
     sets: EnhanceSetOpt = None,
 ) -> None:
@@ -95,7 +107,9 @@ def enhance(
     each block written when done (latency: the model's window plus its hop). The model
     hears 16 kHz: an input sampled higher keeps its band above 8 kHz, turned down (never
     below -20 dB) as much as the model turns down the band just below 8 kHz, with no
-    seam between the two.
+    seam between the two. A corpus (a folder, a quoted glob or a list file of paths) runs
+    on Lightning's predict loop across devices and nodes with `--devices`,
+    `--num-nodes`, `--strategy ddp`, `--accelerator`; failures go to DST/failures.csv.
 
     **Examples**
 
@@ -103,6 +117,7 @@ def enhance(
     segan enhance noisy.wav clean.wav
     segan enhance a.wav b.wav c.flac --out enhanced/
     segan enhance recordings/ --out enhanced/ --ckpt runs/adv/best.ckpt --workers 2
+    segan enhance corpus.csv --out enhanced/ --accelerator gpu --devices 4 --strategy ddp
     cat in.flac | segan enhance - - --dry 0.2 > out.wav
     ```
     """
@@ -110,6 +125,12 @@ def enhance(
         "device": device, "batch_size": batch_size, "chunking": chunking, "seed": seed,
         "dry": dry}})
     e = settings.enhance
+    flags = {"accelerator": accelerator, "devices": devices, "num_nodes": num_nodes,
+             "strategy": strategy}
+    if enhance_corpus.wanted(paths, out, flags):  # Lightning, a glob or a list file
+        return enhance_corpus.run(paths, out, flags, method=method, ckpt=ckpt, e=e,
+                                  device_flag=device, glob=glob, workers=workers,
+                                  overwrite=overwrite)
     sources, output = _inputs_and_output(paths, out, overwrite)
     workers = worker_count(workers)
     stdio = jobs = skipped = None  # the inputs and outputs are checked before the model loads
