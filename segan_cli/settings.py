@@ -208,6 +208,13 @@ class TrainSettings(_Section):
         description="(fft size, hop) pairs of the STFT loss")
     adversarial_from_step: int = Field(
         0, ge=0, description="GAN steps of regression only before the discriminator joins")
+    adversarial: Literal["lsgan", "metric"] = Field(
+        "lsgan", description="lsgan: the paper's real/fake discriminator over (candidate, "
+        "noisy); metric: MetricGAN, a discriminator over (candidate, clean) trained to "
+        "predict the candidate's normalised wide-band PESQ, which the generator maximises")
+    metric_weight: float = Field(
+        1.0, ge=0, allow_inf_nan=False,
+        description="weight of the generator's metric term (adversarial: metric)")
     ema_decay: float | None = Field(
         None, gt=0, lt=1, description="EMA of generator weights for validation and inference")
     latent: Literal["random", "zeros"] = Field(

@@ -18,7 +18,19 @@ a multi-resolution STFT loss on the same signals; ``train.adversarial_from_step`
 trains the generator by regression alone for that many steps (no discriminator
 forward at all); ``train.ema_decay`` keeps an exponential moving average of the
 generator's weights, which validation, ``best.ckpt`` and inference use;
-``train.latent: zeros`` trains with the z inference uses (z = 0) instead of N(0, I).
+``train.latent: zeros`` trains with the z inference uses (z = 0) instead of N(0, I);
+``train.adversarial: metric`` replaces the LSGAN losses by MetricGAN's (below).
+
+MetricGAN (Fu et al. 2019), once :meth:`SeganGAN.adversarial_now`: the discriminator
+scores (candidate, clean) pairs and ``sigmoid`` of its output is a learned quality
+metric, trained by MSE to each candidate's normalised wide-band PESQ
+(:mod:`segan_cli.core.training.metric_gan`), on the generator's output (detached),
+(clean, clean) with target 1 and (noisy, clean); pairs PESQ cannot score are masked::
+
+    D: mean over scored pairs of (sigmoid(D(x, clean)) - Q'(x))^2
+    G: metric_weight * mean (sigmoid(D(G(noisy), clean)) - 1)^2 + L1 (+ STFT)
+
+Its VBN reference batch holds (clean, clean) pairs.
 
 The checkpoint is self-contained: hyper-parameters hold the settings (JSON-safe),
 corpus statistics, arch, sample rate, pre-emphasis and package version; the VBN
@@ -47,6 +59,11 @@ from segan_cli.core.inference import (
 from segan_cli.core.losses import stft_loss
 from segan_cli.core.models import build_discriminator, build_generator
 from segan_cli.core.models.transforms import SignalTransform
+from segan_cli.core.training.metric_gan import (
+    check_metric_settings,
+    pesq_targets,
+    signal_windows,
+)
 from segan_cli.errors import CheckpointError, SeganError, SettingsError
 from segan_cli.settings import Settings
 
@@ -76,6 +93,8 @@ class SeganGAN(pl.LightningModule):
                  stats: Mapping[str, float] | None = None) -> None:
         super().__init__()
         self.settings = _as_settings(settings)
+        if self.metric_mode:
+            check_metric_settings(self.settings)
         model, window = self.settings.model, self.settings.data.window
         self.transform = SignalTransform.from_settings(model, stats)
         stats_json = None if stats is None else {k: float(v) for k, v in stats.items()}
@@ -112,6 +131,11 @@ class SeganGAN(pl.LightningModule):
         """Whether this step trains the discriminator and uses its loss."""
         return self.gan_step >= self.settings.train.adversarial_from_step
 
+    @property
+    def metric_mode(self) -> bool:
+        """Whether the discriminator is MetricGAN's learned PESQ (``train.adversarial``)."""
+        return self.settings.train.adversarial == "metric"
+
     # -- reference batch -------------------------------------------------------------
 
     @property
@@ -122,17 +146,20 @@ class SeganGAN(pl.LightningModule):
     def set_reference_batch(self, clean: Tensor, noisy: Tensor, force: bool = False) -> bool:
         """Store the VBN reference from raw ``(B_ref, 1, window)`` clean/noisy windows.
 
-        They are transformed to model units and kept in (clean, noisy) channel order.
+        They are transformed to model units and kept in (clean, noisy) channel order;
+        in metric mode as (clean, clean), the pairs that discriminator scores best.
         A reference already present (e.g. restored from a checkpoint) is kept unless
         ``force``; returns whether the reference was (re)set.
         """
         if self.has_reference_batch and not force:
             return False
         with torch.no_grad():
-            clean = clean.to(self.device, torch.float32)
-            noisy = noisy.to(self.device, torch.float32)
-            pair = torch.cat([self.transform.to_model_target(clean),
-                              self.transform.to_model_input(noisy)], dim=1)
+            clean = self.transform.to_model_target(clean.to(self.device, torch.float32))
+            if self.metric_mode:
+                pair = torch.cat([clean, clean], dim=1)
+            else:
+                noisy = noisy.to(self.device, torch.float32)
+                pair = torch.cat([clean, self.transform.to_model_input(noisy)], dim=1)
         self.discriminator.set_reference(pair)
         return True
 
@@ -165,7 +192,10 @@ class SeganGAN(pl.LightningModule):
         losses: dict[str, Tensor] = {}
 
         opt_d.zero_grad(set_to_none=True)
-        if self.adversarial_now():
+        if self.adversarial_now() and self.metric_mode:
+            self._ensure_reference(batch)
+            g_adv = self._metric_step(batch, clean, fake, opt_d, losses)
+        elif self.adversarial_now():
             self._ensure_reference(batch)
             # Discriminator: real and fake scored in one pass (VBN keeps samples independent).
             scores = self.discriminator(torch.cat([torch.cat([clean, noisy], dim=1),
@@ -203,6 +233,45 @@ class SeganGAN(pl.LightningModule):
                      batch_size=n)
         return losses
 
+    def _metric_step(self, batch: Mapping[str, Tensor], clean: Tensor, fake: Tensor,
+                     opt_d: Any, losses: dict[str, Tensor]) -> Tensor:
+        """MetricGAN: fit the discriminator to PESQ, then return the generator's term.
+
+        PESQ is scored per window in signal units (the generator's output, detached,
+        and the noisy input, each against the clean window); the (clean, clean) pair
+        counts when either score could be had (the clean window is then scorable
+        speech). With no scorable pair the update is skipped, but ``opt_d`` still
+        steps (without gradients) so Lightning's step count stays two per batch.
+        """
+        train, n = self.settings.train, clean.shape[0]
+        sr, emphasis = self.settings.data.sample_rate, self.settings.model.preemphasis
+        reference = signal_windows(batch["clean"])
+        enhanced = signal_windows(self.transform.from_model_output(fake.detach()), emphasis)
+        q_fake, m_fake = pesq_targets(reference, enhanced, sr)
+        q_noisy, m_noisy = pesq_targets(reference, signal_windows(batch["noisy"]), sr)
+        targets = torch.cat([q_fake, torch.ones(n), q_noisy]).to(fake.device)
+        mask = torch.cat([m_fake, m_fake | m_noisy, m_noisy]).to(fake.device)
+        noisy = self.transform.to_model_target(batch["noisy"].to(clean.dtype))
+        if mask.any() or self._distributed():  # every rank runs the same backwards
+            candidates = torch.cat([fake.detach(), clean, noisy])
+            pairs = torch.cat([candidates, clean.repeat(3, 1, 1)], dim=1)
+            scores = torch.sigmoid(self.discriminator(pairs)).float().flatten()
+            d_loss = ((scores - targets).square() * mask).sum() / mask.sum().clamp(min=1)
+            self.manual_backward(d_loss + self._zero_touch(self.generator))
+            opt_d.step()
+            if mask.any():
+                losses["d_loss"] = d_loss.detach()
+            if m_fake.any():
+                losses.update(d_metric_pred=scores[:n].detach()[m_fake.to(fake.device)].mean(),
+                              d_metric_true=q_fake[m_fake].mean().to(fake.device))
+        else:
+            opt_d.step()  # nothing to learn from: keeps Lightning's step count
+        score = torch.sigmoid(self.discriminator(torch.cat([fake, clean], dim=1))).float()
+        return train.metric_weight * (score - 1).square().mean()
+
+    def _distributed(self) -> bool:
+        return self._trainer is not None and self.trainer.world_size > 1
+
     @torch.no_grad()
     def _update_ema(self) -> None:
         """EMA of the generator's weights; BN statistics are copied as they are.
@@ -235,11 +304,23 @@ class SeganGAN(pl.LightningModule):
 
     def _ensure_reference(self, batch: Mapping[str, Tensor]) -> None:
         if self.has_reference_batch:
+            if self.metric_mode:
+                self._metric_reference()
             return
         size = self.settings.train.ref_batch_size or batch["clean"].shape[0]
         rank_zero_warn("no VBN reference batch was set before fit; using the first "
                        "training batch (call SeganGAN.set_reference_batch to choose one)")
         self.set_reference_batch(batch["clean"][:size], batch["noisy"][:size])
+
+    def _metric_reference(self) -> None:
+        """A (clean, noisy) reference in metric mode (a run resumed with another
+        ``train.adversarial``) becomes (clean, clean) from its own clean half."""
+        ref = self.discriminator.ref_batch
+        if torch.equal(ref[:, :1], ref[:, 1:]):
+            return
+        rank_zero_warn("the VBN reference batch holds (clean, noisy) pairs; "
+                       "train.adversarial=metric scores (clean, clean): its clean half is used")
+        self.discriminator.set_reference(ref[:, :1].repeat(1, 2, 1))
 
     # -- validation and inference ----------------------------------------------------
 
