@@ -85,6 +85,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                 ["model.kernel_size=31"]),
     "r18-w32k": ("r18-base with windows of 32768 samples (batch 8: same samples a step)",
                  ["data.window=32768", "data.hop=16384", "train.batch_size=8"]),
+    "r18-metric-finetune": ("configs/default.yaml with model.condition=wiener, the metric "
+                            "discriminator from the start, metric_weight 1",
+                            ["model.condition=wiener", "train.adversarial=metric",
+                             "train.adversarial_from_step=0", "train.metric_weight=1"]),
 }
 
 
