@@ -219,7 +219,8 @@ def _summary(result: CorpusResult, failures: list[tuple[str, str]], out: Path) -
     per = f" on {result.processes} processes" if result.processes > 1 else ""
     rtf = f", real-time factor {result.rtf:.3f}" if t.seconds else ""
     console.print(f"enhanced {t.done} file(s), {t.seconds / 3600:.3f} h of audio "
-                  f"({t.seconds:.1f} s) in {result.wall:.1f} s{per}{rtf}; "
+                  f"({t.seconds:.1f} s) in {result.wall:.1f} s{per} ({t.wall:.1f} s "
+                  f"enhancing){rtf}; "
                   f"{len(failures)} failed -> [bold]{shown(out)}[/]", highlight=False,
                   soft_wrap=True)
     for path, why in sorted(t.failures)[:SHOWN_FAILURES]:  # passed-over ones were named
