@@ -153,6 +153,8 @@ def test_discriminator_targets_are_the_normalised_pesq_of_the_pairs(
     (PESQ - 1) / 3.5 in [0, 1]; the discriminator is fit by MSE to them, (clean, clean) to 1."""
     torch.manual_seed(0)
     module = metric_module(speech, arch)
+    ref = module.discriminator.ref_batch.clone()  # metric mode's reference: (clean, clean)
+    assert torch.equal(ref[:, :1], ref[:, 1:])
     spy, recorder = Spy(monkeypatch, module), LossRecorder()
     make_trainer(1, [recorder]).fit(module, loader(speech))
     clean, noisy = speech.clean[:BATCH, 0].double().numpy(), speech.noisy[:BATCH, 0].numpy()
@@ -197,9 +199,9 @@ def test_discriminator_targets_are_the_normalised_pesq_of_the_pairs(
         assert row["d_metric_true"] == pytest.approx(float(q_fake[m_fake].mean()), rel=1e-6)
         assert row["d_metric_pred"] == pytest.approx(float(pred[:BATCH][m_fake].mean()),
                                                      rel=1e-5)
-    # the VBN reference of metric mode is (clean, clean)
-    ref = module.discriminator.ref_batch
-    assert torch.equal(ref[:, :1], ref[:, 1:]) and torch.allclose(ref[:, :1], clean_m)
+    # the VBN reference of metric mode is (clean, clean), kept as set
+    assert torch.equal(module.discriminator.ref_batch, ref)
+    assert torch.allclose(ref[:, :1], clean_m)
 
 
 def test_normalisation_clips_to_the_unit_interval() -> None:
@@ -250,6 +252,7 @@ def test_generator_learns_from_the_metric_term(
     pairs, out = spy.disc[1]  # the generator's pass, after the discriminator's update
     assert pairs.shape == (BATCH, 2, WINDOW)
     assert torch.equal(pairs[:, :1], spy.gen[0])
+    assert torch.equal(pairs[:, 1:], module.transform.to_model_target(speech.clean[:BATCH]))
     want = metric_weight * float((torch.sigmoid(out) - 1).square().mean())
     assert recorder.rows[0]["g_adv"] == pytest.approx(want, rel=1e-5, abs=1e-12)
     if metric_weight:
