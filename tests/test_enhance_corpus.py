@@ -150,3 +150,22 @@ def test_killed_midway_then_rerun_gives_the_same_bytes(cli, voicebank_sample, ti
     assert f"skipping {len(partial)} file(s)" in rerun.stdout
     assert _outputs(out) == want
     assert not [p for p in out.rglob(".*")] and not (out / FAILURES).exists()
+
+
+def test_items_longest_first_and_one_per_rank(voicebank_sample, tmp_path):
+    """Rank 0's order: longest first (ties in plan order), unreadable files last; fewer
+    files than ranks are made up with empty items, never with repeated files."""
+    from segan_cli.core.batch_enhance import Job
+    from segan_cli.core.corpus_data import by_length, padded
+
+    src = _corpus(tmp_path / "in", voicebank_sample, 3)
+    files = sorted(p for p in src.rglob("*.wav"))
+    (src / "bad.wav").write_bytes(b"not audio")
+    jobs = [Job(f, tmp_path / "o" / f.name) for f in [src / "bad.wav", *files]]
+    items = by_length(jobs)
+    seconds = [sf.info(str(it.job.src)).duration for it in items[:3]]
+    assert seconds == sorted(seconds, reverse=True) and items[-1].job.src.name == "bad.wav"
+    assert sorted(it.id for it in items) == [0, 1, 2, 3]
+    six = padded(items, 6)
+    assert len(six) == 6 and [it.job for it in six[4:]] == [None, None]
+    assert len({it.id for it in six}) == 6 and padded(items, 2) == items
