@@ -139,9 +139,9 @@ def proc_folder(folder: Path, copies: int) -> float:
 
 
 def timed_enhance(folder: Path, out: Path, ckpt: str, *options: str
-                  ) -> tuple[float, float | None]:
-    """(wall seconds of the command, seconds it reports enhancing) of one
-    ``segan enhance`` at one thread per process."""
+                  ) -> tuple[float, float | None, tuple[float, float] | None]:
+    """(wall seconds of the command, seconds it reports enhancing, its CPU seconds) of
+    one ``segan enhance`` at one thread per process."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "300"}
     t0 = time.perf_counter()
     run = subprocess.run([sys.executable, "-m", "segan_cli", "enhance", str(folder), "--out",
@@ -150,8 +150,14 @@ def timed_enhance(folder: Path, out: Path, ckpt: str, *options: str
     wall = time.perf_counter() - t0
     if run.returncode != 0:
         raise SystemExit(f"segan enhance {' '.join(options)} failed:\n{run.stderr}")
-    loop = re.search(r"\(([\d.]+) s enhancing\)", run.stdout)
-    return wall, float(loop[1]) if loop else None
+    loop = re.search(r"\(([\d.]+) s enhancing", run.stdout)
+    return wall, float(loop[1]) if loop else None, cpu_seconds(run.stdout)
+
+
+def cpu_seconds(stdout: str) -> tuple[float, float] | None:
+    """(CPU seconds of all processes, of the busiest one) a corpus run reports."""
+    found = re.search(r"([\d.]+) CPU-s(?:, at most ([\d.]+) in one process)?", stdout)
+    return (float(found[1]), float(found[2] or found[1])) if found else None
 
 
 def processes_column(tmpd: Path, copies: int, ckpt: str) -> float:
@@ -165,23 +171,27 @@ def processes_column(tmpd: Path, copies: int, ckpt: str) -> float:
             ("predict loop, 1 process", ("--devices", "1", "--accelerator", "cpu")),
             ("predict loop, 2 processes", ("--devices", "2", "--strategy", "ddp",
                                            "--accelerator", "cpu"))]
-    print(f"  {'run':<30} {'processes':>9} {'wall s':>8} {'enhancing s':>12} {'RTF':>7}")
+    print(f"  {'run':<30} {'processes':>9} {'wall s':>8} {'enhancing s':>12} {'CPU-s':>7} "
+          f"{'busiest':>8} {'RTF':>7}")
     times = []
     outputs = []
     for i, (name, options) in enumerate(rows):
         out = tmpd / f"procs-out{i}"
-        wall, loop = timed_enhance(folder, out, ckpt, *options)
-        times.append((wall, loop))
+        wall, loop, cpu = timed_enhance(folder, out, ckpt, *options)
+        times.append((wall, loop, cpu))
         outputs.append({p.relative_to(out): p.read_bytes() for p in out.rglob("*.wav")})
         procs = 2 if "2 processes" in name else 1
-        shown = f"{loop:12.2f}" if loop is not None else f"{'-':>12}"
-        print(f"  {name:<30} {procs:>9} {wall:8.2f} {shown} {wall / seconds:7.4f}")
+        cells = [f"{v:{w}.2f}" if v is not None else f"{'-':>{w}}" for v, w in
+                 ((loop, 12), (cpu[0] if cpu else None, 7), (cpu[1] if cpu else None, 8))]
+        print(f"  {name:<30} {procs:>9} {wall:8.2f} {' '.join(cells)} {wall / seconds:7.4f}")
     same = outputs[0] == outputs[1] == outputs[2] and len(outputs[0]) == files
-    (w1, l1), (w2, l2) = times[1], times[2]
-    assert l1 is not None and l2 is not None
+    (w1, l1, c1), (w2, l2, c2) = times[1], times[2]
+    assert l1 is not None and l2 is not None and c1 is not None and c2 is not None
     print(f"  two processes over one: {l1 / l2:.2f}x in the loop (target >= 1.7), "
           f"{w1 / w2:.2f}x end to end (start-up included); today's folder run "
           f"{times[0][0]:.2f} s vs the predict loop's one process {w1:.2f} s")
+    print(f"  CPU: one process {c1[0]:.2f} s, two {c2[0]:.2f} s in all and {c2[1]:.2f} s in "
+          f"the busiest: {c1[0] / c2[1]:.2f}x with a free core per process (an estimate)")
     print(f"  outputs byte-identical across the three runs: {same}")
     return l1 / l2 if same else 0.0
 

@@ -177,7 +177,7 @@ def _predict(todo: list[Job], factory: Callable[[], batch_enhance.FileEnhancer],
 def _pool(todo: list[Job], factory: Callable[[], batch_enhance.FileEnhancer], workers: int,
           label: str) -> Tally:
     tally = Tally()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with _progress() as progress:
         task = progress.add_task(f"enhancing with {label}", total=len(todo))
         for outcome in batch_enhance.run(todo, factory, workers):
@@ -195,6 +195,8 @@ def _pool(todo: list[Job], factory: Callable[[], batch_enhance.FileEnhancer], wo
                 progress.console.print(f"[yellow]warning:[/] {shown(note)}", highlight=False,
                                        soft_wrap=True)
     tally.wall = time.perf_counter() - t0
+    if workers <= 1:  # worker processes' CPU time is not this process's
+        tally.cpu = tally.cpu_max = time.process_time() - cpu0
     return tally
 
 
@@ -218,9 +220,12 @@ def _summary(result: CorpusResult, failures: list[tuple[str, str]], out: Path) -
     t = result.tally
     per = f" on {result.processes} processes" if result.processes > 1 else ""
     rtf = f", real-time factor {result.rtf:.3f}" if t.seconds else ""
+    cpu = f", {t.cpu:.1f} CPU-s" if t.cpu else ""
+    if t.cpu and result.processes > 1:
+        cpu += f", at most {t.cpu_max:.1f} in one process"
     console.print(f"enhanced {t.done} file(s), {t.seconds / 3600:.3f} h of audio "
                   f"({t.seconds:.1f} s) in {result.wall:.1f} s{per} ({t.wall:.1f} s "
-                  f"enhancing){rtf}; "
+                  f"enhancing{cpu}){rtf}; "
                   f"{len(failures)} failed -> [bold]{shown(out)}[/]", highlight=False,
                   soft_wrap=True)
     for path, why in sorted(t.failures)[:SHOWN_FAILURES]:  # passed-over ones were named

@@ -134,11 +134,12 @@ class PublishWriter(BasePredictionWriter):
         super().__init__(write_interval="batch")
         self.on_file = on_file
         self.tally = Tally()
-        self.started = 0.0
+        self.started = self.cpu_started = 0.0
 
     def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         check_sharding(trainer)
         self.started = time.perf_counter()
+        self.cpu_started = time.process_time()
 
     def write_on_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
                            prediction: Any, batch_indices: Sequence[int] | None, batch: Any,
@@ -179,6 +180,7 @@ class PublishWriter(BasePredictionWriter):
 
     def on_predict_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.tally.wall = time.perf_counter() - self.started
+        self.tally.cpu = self.tally.cpu_max = time.process_time() - self.cpu_started
         if trainer.world_size > 1 and torch.distributed.is_initialized():
             tallies: list[Any] = [None] * trainer.world_size
             torch.distributed.all_gather_object(tallies, self.tally)

@@ -27,6 +27,8 @@ class Tally:
     done: int = 0
     seconds: float = 0.0  # audio enhanced
     wall: float = 0.0  # this process's time in the enhancement loop
+    cpu: float = 0.0  # CPU seconds spent in it (summed over processes)
+    cpu_max: float = 0.0  # the most CPU seconds one process spent
     failures: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     #: the disk is full or read-only: the process enhanced no more files after it
@@ -37,6 +39,8 @@ class Tally:
         self.done += other.done
         self.seconds += other.seconds
         self.wall = max(self.wall, other.wall)
+        self.cpu += other.cpu
+        self.cpu_max = max(self.cpu_max, other.cpu_max)
         self.failures += other.failures
         self.warnings += other.warnings
         self.fatal = self.fatal or other.fatal
