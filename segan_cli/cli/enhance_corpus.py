@@ -77,8 +77,8 @@ def run(paths: list[Path], out: Path | None, lightning_flags: dict[str, Any], *,
     else:
         tally = _pool(todo, factory, workers, label)
     processes = trainer.world_size if trainer is not None else workers
-    if trainer is not None and not trainer.is_global_zero:
-        raise typer.Exit(1 if tally.failures or passed else 0)
+    if trainer is not None and not trainer.is_global_zero:  # the same exit code, silently
+        raise typer.Exit(2 if tally.fatal else 1 if tally.failures or passed else 0)
     if tally.fatal is not None:  # finished outputs stay; a rerun resumes after the fix
         raise fail(tally.fatal)
     failures = tally.failures + [(os.fspath(p), why) for p, why in passed]
