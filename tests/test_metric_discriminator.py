@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -317,6 +318,51 @@ def test_a_batch_pesq_cannot_score_skips_the_discriminator_update(
     for row in recorder.rows:
         assert "d_loss" not in row and "d_metric_pred" not in row
         assert math.isfinite(row["g_adv"]) and row["g_adv"] > 0
+
+
+def test_ddp_rank_without_scorable_windows_stays_in_step(speech: SpeechWindows) -> None:
+    """Two processes, one of which sees only silence: it still runs the discriminator's
+    backward (a zero loss), so neither waits on the other, the discriminator learns
+    from the other rank's windows and both end with the same weights."""
+    from datetime import timedelta
+
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from tests.test_training_module import ParamsInSync
+
+    torch.manual_seed(0)
+    module = metric_module(speech)
+    d0 = params(module.discriminator)
+    strategy = DDPStrategy(start_method="spawn", timeout=timedelta(seconds=120))
+    seen = SilentRankSeen()
+    make_trainer(1, [ParamsInSync(), seen], strategy=strategy, devices=2).fit(
+        module, DataLoader(SilentOnRankOne(speech), batch_size=BATCH))
+    assert not same(d0, params(module.discriminator))
+
+
+class SilentOnRankOne(Dataset):
+    """The speech windows on rank 0; on rank 1 silent clean windows PESQ cannot score."""
+
+    def __init__(self, speech: SpeechWindows) -> None:
+        self.speech = speech
+
+    def __len__(self) -> int:
+        return 2 * BATCH
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = self.speech[i % BATCH]
+        if torch.distributed.is_initialized() and torch.distributed.get_rank() == 1:
+            return {"clean": torch.zeros(1, WINDOW), "noisy": 0.01 * item["noisy"]}
+        return item
+
+
+class SilentRankSeen(Callback):
+    """Checks inside each rank that rank 1 had nothing to score and rank 0 had."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        silent = not batch["clean"].any()
+        assert silent == (trainer.global_rank == 1)
+        assert ("d_loss" in outputs) == (not silent)
 
 
 # -- lsgan stays as it was -----------------------------------------------------------------
