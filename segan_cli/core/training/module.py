@@ -147,7 +147,7 @@ class SeganGAN(pl.LightningModule):
         """Store the VBN reference from raw ``(B_ref, 1, window)`` clean/noisy windows.
 
         They are transformed to model units and kept in (clean, noisy) channel order;
-        in metric mode as (clean, clean), the pairs that discriminator scores best.
+        in metric mode as (clean, clean), the pairs that discriminator scores (target 1).
         A reference already present (e.g. restored from a checkpoint) is kept unless
         ``force``; returns whether the reference was (re)set.
         """
