@@ -175,8 +175,9 @@ def evaluate(
         try:  # a misspelt row name fails before the scoring, not after
             baselines = baseline_rows(systems, baseline)
         except ValueError as exc:
-            raise SeganError(f"--baseline: {exc}", "give a row label as shown in the "
-                             "table (--name sets those of --enhanced folders)") from None
+            raise SeganError(f"--baseline: {exc}", "give a row label as shown in the table "
+                             "(--name sets those of --enhanced folders and --ckpt rows)"
+                             ) from None
         for system in systems:
             for note in system.notes:
                 progress.note(note)
