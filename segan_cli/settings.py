@@ -22,7 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from segan_cli.errors import SettingsError
+from segan_cli.errors import SettingsError, special_kind
+from segan_cli.strict_yaml import load_yaml
 
 PAPER_CHANNELS = [16, 32, 32, 64, 64, 128, 128, 256, 256, 512, 1024]
 
@@ -118,7 +119,7 @@ class DataSettings(_Section):
         None, description="SNRs of the validation mixtures of prepare mix/demo; default: "
         "test_snrs, so that choosing on validation predicts the test sets")
     resample_quality: Literal["VHQ", "HQ", "MQ", "LQ", "QQ"] = "VHQ"
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="of the mixing draws (NumPy takes no negative one)")
     augment: AugmentSettings = Field(default_factory=AugmentSettings)
 
     @model_validator(mode="after")
@@ -157,10 +158,10 @@ class ModelSettings(_Section):
     condition: Literal["none", "wiener"] = Field(
         "none", description="adv: also feed the window's Wiener estimate, and take the "
         "residual over it")
-
     upsample: Literal["transposed", "linear"] = Field(
         "transposed", description="adv decoder: strided transposed convs (the seed's) or "
         "linear interpolation + conv (no checkerboard tones)")
+
     @model_validator(mode="after")
     def _non_empty(self) -> ModelSettings:
         if not self.encoder_channels or not self.disc_channels:
@@ -235,7 +236,8 @@ class TrainSettings(_Section):
         False, description="keep every validation's checkpoint (checkpoints/step-N-pesq"
         "X.ckpt) to choose among later, besides best and last")
     log_every_n_steps: int = Field(50, ge=1)
-    seed: int = 1234
+    seed: int = Field(1234, ge=0, le=2**32 - 1,
+                      description="Lightning replaces one outside 0..2^32-1 by a random seed")
 
     @field_validator("precision", mode="before")
     @classmethod
@@ -269,7 +271,8 @@ class EnhanceSettings(_Section):
     chunking: Literal["ola", "paper"] = "ola"
     device: str = Field("auto", description="auto or a torch device: cpu, cuda, cuda:1, mps")
     block_seconds: float = Field(30.0, ge=0.1, le=600, description="streamed block length")
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-(2**63), le=2**64 - 1,
+                             description="of the latent z; torch takes a 64-bit one")
     dc_block_hz: float = Field(
         10.0, ge=0, description="DC blocker after de-emphasis; 0 disables (paper-exact)")
     dry: float = Field(0.0, ge=0.0, le=1.0, description="share of the input mixed back into "
@@ -419,7 +422,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not parts:
         raise SettingsError(f"--set {text!r}: empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None
     except (yaml.YAMLError, RecursionError):
         value = raw
     return parts, value
@@ -435,6 +438,9 @@ def _nest(parts: list[str], value: Any) -> dict[str, Any]:
 def read_settings_file(path: Path) -> dict[str, Any]:
     """Read a YAML settings file into a dict, with errors naming the file."""
     path = Path(path)
+    if kind := special_kind(path):
+        raise SettingsError(f"settings file {path} is {kind}, not a file",
+                            "pass a YAML settings file such as configs/segan.yaml")
     if not path.is_file():
         raise SettingsError(f"settings file not found: {path}", "check the --config path")
     hint = "pass a YAML settings file such as configs/segan.yaml"
@@ -449,7 +455,7 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SettingsError(f"cannot read settings file {path}: {exc.strerror or exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -78,12 +78,45 @@ def test_binary_settings_file_through_the_cli(cli, tmp_path: Path) -> None:
     ("evaluate.workers=100000", "evaluate.workers"),
     ("data.train_snrs=[1e308]", "train_snrs"),
     ("data.hop=0", "data.hop"),
+    ("enhance.seed=18446744073709551616", "enhance.seed"),   # torch: raw Overflow error
+    ("train.seed=4294967296", "train.seed"),     # Lightning: a random seed instead
+    ("train.seed=-1", "train.seed"),
+    ("data.seed=-1", "data.seed"),               # NumPy: raw ValueError
 ])
 def test_huge_values_are_refused_by_name(override: str, key: str) -> None:
     with pytest.raises(SettingsError) as exc:
         load_settings(None, [override])
     assert key in str(exc.value)
     assert "Value error," not in str(exc.value)
+
+
+@pytest.mark.parametrize("text,key,lines", [
+    ("train:\n  batch_size: 4\nmodel:\n  kernel_size: 31\ntrain:\n  max_steps: 3\n",
+     "'train'", "lines 1 and 5"),
+    ("train:\n  batch_size: 4\n  batch_size: 8\n", "'batch_size'", "lines 2 and 3"),
+    ("data: {window: 1024, window: 2048}\n", "'window'", "on line 1"),
+])
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path, text: str, key: str,
+                                                        lines: str) -> None:
+    """PyYAML kept the last of two `train:` sections silently."""
+    bad = tmp_path / "dup.yaml"
+    bad.write_text(text)
+    with pytest.raises(SettingsError) as exc:
+        load_settings(bad)
+    assert str(bad) in str(exc.value) and key in str(exc.value) and lines in str(exc.value)
+
+
+def test_a_merge_key_may_still_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "merge.yaml"
+    path.write_text("train:\n  batch_size: 4\nenhance:\n  <<: {batch_size: 2}\n"
+                    "  batch_size: 3\n")
+    assert load_settings(path).enhance.batch_size == 3
+
+
+def test_seed_bounds_keep_the_extremes() -> None:
+    s = load_settings(None, ["enhance.seed=18446744073709551615", "train.seed=4294967295",
+                             "data.seed=0"])
+    assert (s.enhance.seed, s.train.seed, s.data.seed) == (2**64 - 1, 2**32 - 1, 0)
 
 
 def test_window_and_widths_together_are_bounded() -> None:
