@@ -102,7 +102,8 @@ def _as_numpy(x: Any) -> tuple[Any, torch.device | None]:
             t = t.to(dtype=torch.float32)
         try:
             return t.cpu().numpy(), x.device
-        except (RuntimeError, TypeError, NotImplementedError) as exc:  # sparse, quantized
+        # sparse and quantised layouts refuse .numpy() with one of these
+        except (RuntimeError, TypeError, NotImplementedError) as exc:
             raise SignalError(f"a {x.layout} tensor on {x.device} cannot be read as samples "
                               f"({str(exc).splitlines()[0]})",
                               "pass a dense tensor, e.g. x.to_dense()") from None

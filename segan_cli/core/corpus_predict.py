@@ -107,7 +107,7 @@ def _stage(enhancer: FileEnhancer, item: Item, job: Job) -> Staged:
     final = check_output(job.dst, job.overwrite, [job.src])
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_file(final)  # .NAME.segan-PID-XXXX.tmp.EXT: a killed run's is swept
+        tmp = temp_file(final)  # hidden, named after the process: a killed run's is swept
     except OSError as exc:
         raise output_error(exc, job.dst) from exc
     try:

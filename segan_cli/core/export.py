@@ -13,7 +13,6 @@ to float tolerance.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import warnings
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from segan_cli.core.files import file_sha256
 from segan_cli.core.inference import GeneratorBundle
 from segan_cli.core.output_guard import guarded_file
 from segan_cli.errors import CheckpointError
@@ -64,15 +64,6 @@ def export_dry(bundle: GeneratorBundle, dry: float | None = None) -> float:
     if not 0.0 <= value <= 1.0:
         raise CheckpointError(f"--dry {value} is outside 0..1")
     return value
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in pieces: which model an export came from."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for piece in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 def metadata(bundle: GeneratorBundle, dry: float = 0.0) -> dict[str, Any]:

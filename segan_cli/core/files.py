@@ -11,6 +11,7 @@ outputs the user named pass the user's ``--overwrite`` instead.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -30,3 +31,12 @@ def write_text_atomic(path: Path, text: str, overwrite: bool = True,
     """Write a small text file atomically (UTF-8; a file name that is not UTF-8 keeps its
     own bytes); never onto one of ``inputs``."""
     write_bytes(path, text.encode("utf-8", "surrogateescape"), overwrite, inputs)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in pieces (provenance of packages and models)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for piece in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()

@@ -25,7 +25,7 @@ import numpy as np
 import soundfile as sf
 
 from segan_cli.core.audio import STDIN_NAME, AudioBytes, quiet_native_stderr, write_format
-from segan_cli.core.enhance import STDIO, EnhanceReport, ModelOutputError
+from segan_cli.core.enhance import STDIO, EnhanceReport, ModelOutputError, _read_blocks
 from segan_cli.core.output_guard import OutputError, guarded_file
 from segan_cli.errors import AudioError
 
@@ -161,19 +161,6 @@ def enhance_stream(stream: BlockStream, src: PipeSource | AudioBytes | Path,
     read = [0]
     t0 = time.perf_counter()
 
-    def blocks() -> Iterator[np.ndarray]:
-        while True:
-            try:
-                data = fin.read(block, dtype=dtype, always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                raise AudioError(f"cannot decode audio from {src}: {exc}") from exc
-            if data.shape[0] == 0:
-                return
-            if not np.isfinite(data).all():
-                raise AudioError(f"{src} contains NaN/Inf samples", "the stream is corrupt")
-            read[0] += data.shape[0]
-            yield data
-
     with contextlib.ExitStack() as stack:
         stack.callback(fin.close)
         if to_file:
@@ -186,7 +173,7 @@ def enhance_stream(stream: BlockStream, src: PipeSource | AudioBytes | Path,
             writer = WavStreamWriter(dst, rate, channels, subtype)  # type: ignore[arg-type]
             write, finish = writer.write, writer.finish
         try:
-            for out in stream(blocks(), rate, channels):
+            for out in stream(_read_blocks(fin, block, src, read, dtype), rate, channels):
                 finite = np.isfinite(out)
                 if not finite.all():
                     raise ModelOutputError(

@@ -8,7 +8,6 @@ cleanly and a finished one is never repeated (no network once the cache is warm)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from segan_cli.core.files import write_text_atomic
+from segan_cli.core.files import file_sha256, write_text_atomic
 from segan_cli.core.temporaries import temp_dir
 from segan_cli.errors import CorpusError
 
@@ -101,7 +100,7 @@ def _unpack(name: str, deb: Path | None, cache: Path, hint: str) -> FetchedPacka
         os.replace(tmp, root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    pkg = FetchedPackage(name, version, deb.name, _sha256(deb), root)
+    pkg = FetchedPackage(name, version, deb.name, file_sha256(deb), root)
     rec = {k: v for k, v in asdict(pkg).items() if k != "root"}
     write_text_atomic(cache / "extracted" / f"{name}.json", json.dumps(rec, indent=1))
     return pkg
@@ -153,11 +152,3 @@ def _run(cmd: list[str], cwd: Path | None, hint: str, label: str | None = None) 
         why = (lines or res.stderr.strip().splitlines() or [f"exit code {res.returncode}"])[-1]
         raise CorpusError(f"{label} failed: {why}", hint)
     return res.stdout
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
