@@ -125,7 +125,9 @@ def test_killed_midway_then_rerun_gives_the_same_bytes(cli, voicebank_sample, ti
                                                        tmp_path, one_torch_thread):
     """SIGTERM to a 2-process run once files are being published: every rank ends
     (exit 143), only complete files stand, and the rerun completes them identically."""
-    src = _corpus(tmp_path / "in", voicebank_sample, 16, seconds=2.0)
+    # enough work that the signal lands mid-run even when files go fast (a loaded CI
+    # machine once finished all 16 before it arrived)
+    src = _corpus(tmp_path / "in", voicebank_sample, 24, seconds=3.0)
     slow = ["--batch-size", "1"]  # more model calls per file: a wider window to stop in
     cli("enhance", src, "--out", tmp_path / "one", "--ckpt", tiny_ckpt, *slow, *ONE)
     want = _outputs(tmp_path / "one")
