@@ -13,7 +13,7 @@ import torch
 from segan_cli.core.baselines import wiener_enhance
 from segan_cli.core.inference import GeneratorModel, load_bundle
 from segan_cli.core.models import build_generator, count_parameters
-from segan_cli.core.models.wiener_input import wiener_estimate
+from segan_cli.core.models.wiener_input import SILENT_RUN, _silent_frames, wiener_estimate
 from segan_cli.core.training.module import SeganGAN
 from segan_cli.errors import SettingsError
 from segan_cli.settings import Settings, load_settings
@@ -61,6 +61,43 @@ def test_torch_wiener_is_the_baseline_on_real_speech() -> None:
         assert snr_db(w, g) < 30  # and it really filtered something
     one = wiener_estimate(torch.from_numpy(windows[1:2])[:, None]).numpy()[0, 0]
     np.testing.assert_allclose(one, got[1], atol=1e-6)  # rows do not see each other
+
+
+def test_zero_padding_is_left_out_of_the_noise_estimate() -> None:
+    """An utterance's last window, zero-padded by the enhancer, is still filtered.
+
+    The padding's zero power used to be the noise minimum, so the filter passed the
+    window's noisy part untouched. Now the part with sound is filtered as it is in a
+    window of its own, and the padding stays exactly zero.
+    """
+    sound = noisy_windows(1, 24576)[0]
+    part = 10000  # the last 6,384 samples of the 16,384 window are the padding
+    padded = np.zeros(16384, dtype=np.float32)
+    padded[:part] = sound[8000:8000 + part]
+    got = wiener_estimate(torch.from_numpy(padded)[None, None]).numpy()[0, 0]
+    alone = wiener_estimate(torch.from_numpy(padded[:part].copy())[None, None]).numpy()[0, 0]
+    assert np.all(got[part + 512:] == 0.0)
+    assert snr_db(alone[:part - 512], got[:part - 512]) > 20
+    # and the filter removed something: the output is not the input
+    assert snr_db(padded[:part], got[:part]) < 15
+
+
+def test_digital_silence_inside_a_window_does_not_stop_the_filter() -> None:
+    """A drop-out of exact zeros mid-window is no noise floor either; a few zeros in a
+    row (a zero crossing, quiet integer audio) change nothing."""
+    window = noisy_windows(1, 16384)[0].copy()
+    plain = wiener_estimate(torch.from_numpy(window)[None, None]).numpy()[0, 0]
+    dropped = window.copy()
+    dropped[6000:7000] = 0.0
+    got = wiener_estimate(torch.from_numpy(dropped)[None, None]).numpy()[0, 0]
+    far = np.r_[0:5000, 8000:16384]
+    assert snr_db(plain[far], got[far]) > 20
+    few = torch.from_numpy(window.copy())[None]
+    few[0, 6000:6000 + SILENT_RUN] = 0.0
+    assert not _silent_frames(few, 512, 128).any()
+    marked = _silent_frames(torch.from_numpy(dropped)[None], 512, 128)[0]
+    touched = [t for t in range(marked.numel()) if 6000 - 512 < t * 128 < 7000]
+    assert marked.nonzero().flatten().tolist() == touched
 
 
 def test_short_windows_and_bad_shapes() -> None:

@@ -7,6 +7,13 @@ window, so training, whole-file enhancement, streaming and export all see the sa
 thing: a port of :func:`segan_cli.core.baselines.wiener_enhance` (minimum-statistics
 noise, decision-directed a-priori SNR, floored Wiener gain, same defaults), with the
 two time recursions as loops over frames. It needs no gradient.
+
+One difference from the whole-file baseline: frames that touch digital silence (a run
+of more than ``SILENT_RUN`` exact zeros, such as the zero padding of an utterance's
+first and last window) are left out of the noise minimum, which restarts after them.
+Without that, the minimum of a padded window is zero, the filter passes everything,
+and the per-window estimate over 16 validation utterances scored PESQ 1.431 against
+the whole-file baseline's 1.554; with it, 1.498 (1.546 with windows of 32768).
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ PSD_SMOOTHING = 0.85
 MIN_WINDOW_S = 1.5
 BIAS = 2.0
 NOISE_FLOOR = 1e-12
+SILENT_RUN = 32  # exact zeros in a row that mark digital silence, not a zero crossing
+SILENT_LEVEL = 1e-7  # |x| at or below this counts as zero (float32 rounding of 0)
 
 
 def frame_size(sr: int = SAMPLE_RATE, frame_ms: float = FRAME_MS) -> int:
@@ -51,7 +60,8 @@ def wiener_estimate(x: Tensor, sr: int = SAMPLE_RATE) -> Tensor:
     padded = F.pad(work, (n_fft, pad_end), mode=mode)[:, 0]
     spec = torch.fft.rfft(padded.unfold(-1, n_fft, hop) * window, dim=-1)  # (B, T, F)
     power = spec.real.square() + spec.imag.square()
-    noise = _min_statistics(power, sr / hop).clamp_min(NOISE_FLOOR)
+    silent = _silent_frames(padded, n_fft, hop)
+    noise = _min_statistics(power, sr / hop, silent).clamp_min(NOISE_FLOOR)
     gains = _decision_directed(power, noise)
     frames = torch.fft.irfft(spec * gains, n_fft, dim=-1) * window  # (B, T, n_fft)
     total = padded.shape[-1]
@@ -62,20 +72,44 @@ def wiener_estimate(x: Tensor, sr: int = SAMPLE_RATE) -> Tensor:
     return out[..., n_fft:n_fft + length].to(x.dtype)
 
 
-def _min_statistics(power: Tensor, frames_per_s: float) -> Tensor:
-    """Noise power per (frame, bin): minimum of the recursively smoothed periodogram."""
+def _silent_frames(padded: Tensor, n_fft: int, hop: int) -> Tensor:
+    """(B, T) True where a frame holds part of a run of more than SILENT_RUN zeros."""
+    zero = (padded.abs() <= SILENT_LEVEL).to(padded.dtype)[:, None]  # (B, 1, L)
+    half = SILENT_RUN // 2
+    # a sample sits inside a run when all SILENT_RUN + 1 samples around it are zero;
+    # widening those centres by the same span covers the whole run
+    inside = -F.max_pool1d(-F.pad(zero, (half, half)), 2 * half + 1, stride=1)
+    run = F.max_pool1d(F.pad(inside, (half, half)), 2 * half + 1, stride=1)[:, 0]
+    return run.unfold(-1, n_fft, hop).amax(-1) > 0
+
+
+def _min_statistics(power: Tensor, frames_per_s: float,
+                    silent: Tensor | None = None) -> Tensor:
+    """Noise power per (frame, bin): minimum of the recursively smoothed periodogram.
+
+    Frames marked ``silent`` take no part: the smoothing restarts at the next frame
+    with sound, and a frame whose whole minimum window is silent keeps its own power.
+    """
+    if silent is None:
+        silent = torch.zeros(power.shape[:2], dtype=torch.bool, device=power.device)
     smoothed = torch.empty_like(power)
     state = power[:, 0]
+    after_silence = torch.ones_like(silent[:, 0])
     for t in range(power.shape[1]):  # y[t] = p y[t-1] + (1-p) x[t], starting at x[0]
-        state = PSD_SMOOTHING * state + (1.0 - PSD_SMOOTHING) * power[:, t]
-        smoothed[:, t] = state
+        now = power[:, t]
+        step = PSD_SMOOTHING * state + (1.0 - PSD_SMOOTHING) * now
+        quiet = silent[:, t, None]
+        state = torch.where(quiet, state, torch.where(after_silence[:, None], now, step))
+        after_silence = silent[:, t]
+        smoothed[:, t] = torch.where(quiet, torch.full_like(state, float("inf")), state)
     size = max(1, int(round(MIN_WINDOW_S * frames_per_s)))
     flat = smoothed.transpose(1, 2).reshape(-1, 1, power.shape[1])  # (B*F, 1, T)
     # scipy's minimum_filter1d(mode="nearest"): a centred window, edges repeated
     left, right = size // 2, size - 1 - size // 2
     flat = F.pad(flat, (left, right), mode="replicate")
     minimum = -F.max_pool1d(-flat, size, stride=1)
-    return BIAS * minimum.reshape(power.shape[0], power.shape[2], -1).transpose(1, 2)
+    noise = BIAS * minimum.reshape(power.shape[0], power.shape[2], -1).transpose(1, 2)
+    return torch.where(torch.isfinite(noise), noise, power)
 
 
 def _decision_directed(power: Tensor, noise: Tensor) -> Tensor:
