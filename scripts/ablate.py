@@ -236,7 +236,7 @@ def main() -> int:
     if unknown:
         print(f"unknown variant(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
-    from segan_cli.core.files import write_text_atomic
+    from segan_cli.core.io.files import write_text_atomic
 
     args.out.mkdir(parents=True, exist_ok=True)
     store = args.out / "ablation.json"

@@ -1,6 +1,6 @@
 """How long `segan` takes to answer before any work: `--help` and an argument error,
 each in a fresh process, median of N runs (target: under 1 s on a laptop core; it was
-3.8 s when importing core/audio.py pulled in scipy.signal). tests/test_startup.py checks
+3.8 s when importing core/io/audio.py pulled in scipy.signal). tests/test_startup.py checks
 the cause (no torch, scipy or lightning imported); this measures the effect.
 
     .venv/bin/python scripts/bench_startup.py [--runs 7]

@@ -33,8 +33,8 @@ from segan_cli.core.evaluation import (  # noqa: E402
     score_systems,
     spread_evenly,
 )
-from segan_cli.core.files import write_text_atomic  # noqa: E402
 from segan_cli.core.inference import GeneratorModel, load_bundle  # noqa: E402
+from segan_cli.core.io.files import write_text_atomic  # noqa: E402
 
 CLEAN_PESQ, CLEAN_STOI = 4.0, 0.98
 

@@ -195,7 +195,7 @@ def render(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from segan_cli.core.files import write_text_atomic
+    from segan_cli.core.io.files import write_text_atomic
 
     write_text_atomic(args.out, render(args))
     print(f"wrote {args.out}")

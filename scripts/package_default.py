@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         signal = rate = None
         if args.audio is not None:
-            from segan_cli.core.audio import audio_info, load_mono
+            from segan_cli.core.io.audio import audio_info, load_mono
 
             rate = audio_info(args.audio).sample_rate
             signal = load_mono(args.audio, rate)[: 10 * rate]

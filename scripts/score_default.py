@@ -37,8 +37,8 @@ from segan_cli.core.evaluation import (  # noqa: E402
     score_systems,
     spread_evenly,
 )
-from segan_cli.core.files import write_text_atomic  # noqa: E402
 from segan_cli.core.inference import GeneratorModel, load_bundle  # noqa: E402
+from segan_cli.core.io.files import write_text_atomic  # noqa: E402
 from segan_cli.weights import resolve_checkpoint  # noqa: E402
 
 SHOWN = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi")

@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 import segan_cli
-from segan_cli.core.output_guard import OutputExistsError
+from segan_cli.core.io.output_guard import OutputExistsError
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from segan_cli.core.audio import (
+from segan_cli.core.io.audio import (
     audio_info,
     deemphasis,
     load_mono,
@@ -17,7 +17,7 @@ from segan_cli.core.audio import (
     resample,
     write_audio,
 )
-from segan_cli.core.output_guard import OutputError
+from segan_cli.core.io.output_guard import OutputError
 from segan_cli.errors import AudioError
 
 

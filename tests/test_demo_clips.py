@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from segan_cli.core.audio import resample
 from segan_cli.core.data.sources import demo_clip_groups as cg
 from segan_cli.core.data.sources import demo_clip_measure as cm
 from segan_cli.core.data.sources import demo_clips as dc
@@ -28,6 +27,7 @@ from segan_cli.core.data.sources.demo_roles import (
 from segan_cli.core.data.sources.demo_speech import VOICES
 from segan_cli.core.data.sources.mix import noise_roles
 from segan_cli.core.data.sources.pairs import speaker_of
+from segan_cli.core.io.audio import resample
 from segan_cli.errors import CorpusError
 
 RATE = 44100

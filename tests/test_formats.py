@@ -21,8 +21,8 @@ import soundfile as sf
 import soxr
 
 from segan_cli.cli.app import app
-from segan_cli.core import audio
-from segan_cli.core.audio import output_subtype
+from segan_cli.core.io import audio
+from segan_cli.core.io.audio import output_subtype
 from segan_cli.errors import AudioError
 
 NAME = "p232_170"  # the shortest sample recordings (about 2 s)

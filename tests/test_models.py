@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.signal import lfilter
 
-from segan_cli.core.audio import preemphasis as np_preemphasis
+from segan_cli.core.io.audio import preemphasis as np_preemphasis
 from segan_cli.core.models import (
     AdvancedGenerator,
     Discriminator,

@@ -24,9 +24,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from segan_cli.core import batch_enhance, output_guard
+from segan_cli.core import batch_enhance
 from segan_cli.core.enhance import Enhancer, ModelOutputError
-from segan_cli.core.output_guard import OutputExistsError, guarded_file, guarded_output, publish
+from segan_cli.core.io import output_guard
+from segan_cli.core.io.output_guard import OutputExistsError, guarded_file, guarded_output, publish
 from segan_cli.core.training.module import SeganGAN
 from segan_cli.errors import CheckpointError
 from segan_cli.settings import load_settings
@@ -432,7 +433,7 @@ def test_concurrent_publish_has_one_winner(tmp_path: Path, publish_mode: str) ->
 
 
 def test_two_processes_publish_one_name(tmp_path: Path) -> None:
-    code = ("import sys; from segan_cli.core.output_guard import write_bytes, "
+    code = ("import sys; from segan_cli.core.io.output_guard import write_bytes, "
             "OutputExistsError\n"
             "try:\n    write_bytes(sys.argv[1], sys.argv[2].encode() * 100000)\n"
             "except OutputExistsError:\n    sys.exit(3)\n")
@@ -1087,7 +1088,7 @@ def test_a_255_byte_output_name_is_written(cli: Cli, env: Env, tmp_path: Path,
 
 
 def test_a_long_name_temporary_is_swept_like_any_other(tmp_path: Path) -> None:
-    from segan_cli.core.temporaries import owner, temp_file
+    from segan_cli.core.io.temporaries import owner, temp_file
 
     final = tmp_path / ("b" * 251 + ".wav")
     tmp = temp_file(final)

@@ -264,7 +264,7 @@ def test_sampler_resumes_each_rank_after_its_own_batches(replicas: int) -> None:
 
 
 def test_only_our_dead_old_temporaries_are_stale(tmp_path: Path) -> None:
-    from segan_cli.core.temporaries import is_stale, remove_stale, temp_dir, temp_file
+    from segan_cli.core.io.temporaries import is_stale, remove_stale, temp_dir, temp_file
 
     dead = _dead_pid()
     fresh = temp_file(tmp_path / "a.wav")  # this process's, being written

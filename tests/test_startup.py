@@ -1,5 +1,5 @@
 """`segan --help` and argument errors start without torch, scipy or lightning (issue 19,
-item 6): importing core/audio.py pulled in scipy.signal and help took 3.8 s. Checked with
+item 6): importing core/io/audio.py pulled in scipy.signal and help took 3.8 s. Checked with
 `python -X importtime`, which lists every module a run imports."""
 
 from __future__ import annotations

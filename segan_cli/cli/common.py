@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from segan_cli.core.cpus import usable_cores
-from segan_cli.core.output_guard import os_error
+from segan_cli.core.io.output_guard import os_error
 from segan_cli.core.signals import (
     Terminated,
     raise_on_sigterm,

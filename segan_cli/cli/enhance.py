@@ -34,9 +34,9 @@ from segan_cli.cli.common import (
     worker_count,
 )
 from segan_cli.core import batch_enhance
-from segan_cli.core.audio import AudioSource, audio_info, write_format
-from segan_cli.core.output_guard import check_output, same_file
-from segan_cli.core.temporaries import remove_stale
+from segan_cli.core.io.audio import AudioSource, audio_info, write_format
+from segan_cli.core.io.output_guard import check_output, same_file
+from segan_cli.core.io.temporaries import remove_stale
 from segan_cli.errors import SeganError
 from segan_cli.settings import EnhanceSettings
 from segan_cli.weights import default_model_note, is_default, resolve_checkpoint

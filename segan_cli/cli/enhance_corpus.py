@@ -25,7 +25,7 @@ from segan_cli.core import batch_enhance
 from segan_cli.core.batch_enhance import Job
 from segan_cli.core.corpus_inputs import is_corpus_source, plan_source
 from segan_cli.core.corpus_report import CorpusResult, Tally, write_failures
-from segan_cli.core.temporaries import remove_stale
+from segan_cli.core.io.temporaries import remove_stale
 from segan_cli.errors import SeganError
 from segan_cli.settings import EnhanceSettings
 from segan_cli.weights import default_model_note, is_default, resolve_checkpoint

@@ -25,8 +25,8 @@ from segan_cli.cli.common import (
     worker_count,
 )
 from segan_cli.cli.log_progress import progress_sink
-from segan_cli.core.files import write_text_atomic
-from segan_cli.core.output_guard import check_output, resolve_output, same_file
+from segan_cli.core.io.files import write_text_atomic
+from segan_cli.core.io.output_guard import check_output, resolve_output, same_file
 from segan_cli.errors import SeganError
 from segan_cli.weights import is_default, resolve_checkpoint
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from segan_cli.cli.common import console, shown, user_errors
-from segan_cli.core.output_guard import check_output, same_file
+from segan_cli.core.io.output_guard import check_output, same_file
 from segan_cli.errors import SeganError
 from segan_cli.weights import resolve_checkpoint
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from segan_cli.cli.common import console, err_console, shown, titled_table, user_errors
-from segan_cli.core.output_guard import check_output
+from segan_cli.core.io.output_guard import check_output
 from segan_cli.errors import SeganError
 from segan_cli.weights import display_path, is_default, resolve_checkpoint
 

@@ -12,7 +12,7 @@ from segan_cli.cli.common import console, shown, titled_table, user_errors
 from segan_cli.core.data.pipeline.corpus import corpus_inputs
 from segan_cli.core.data.pipeline.manifest import load_manifest
 from segan_cli.core.data.pipeline.stats import corpus_summary, plot_summary
-from segan_cli.core.output_guard import check_output
+from segan_cli.core.io.output_guard import check_output
 
 
 def _fmt(v: float | None, spec: str = ".3f") -> str:

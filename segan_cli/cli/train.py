@@ -19,7 +19,7 @@ from segan_cli.cli.common import (
     user_errors,
 )
 from segan_cli.cli.stop_report import report_stop
-from segan_cli.core.output_guard import naming_faults
+from segan_cli.core.io.output_guard import naming_faults
 from segan_cli.errors import CheckpointError, SeganError
 from segan_cli.weights import resolve_checkpoint
 

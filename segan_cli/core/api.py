@@ -241,7 +241,7 @@ class Denoiser:
         and replaces an existing file only with ``overwrite``.
         """
         from segan_cli.core.batch_enhance import enhance_one
-        from segan_cli.core.output_guard import OutputExistsError
+        from segan_cli.core.io.output_guard import OutputExistsError
 
         try:
             return enhance_one(self.enhancer, Path(src), Path(dst), overwrite)

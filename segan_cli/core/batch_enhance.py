@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from segan_cli.core.audio import AUDIO_SUFFIXES, AudioSource, unreadable_reason, write_format
 from segan_cli.core.cpus import usable_cores
-from segan_cli.core.output_guard import OutputError, check_output, resolve_output, same_file
+from segan_cli.core.io.audio import AUDIO_SUFFIXES, AudioSource, unreadable_reason, write_format
+from segan_cli.core.io.output_guard import OutputError, check_output, resolve_output, same_file
 from segan_cli.core.processes import bind_to_parent, exit_if_orphaned
 from segan_cli.errors import SeganError, special_kind
 
@@ -164,7 +164,7 @@ def not_enhanced(src: Path, pattern: str = "**/*") -> list[tuple[Path, str]]:
     the reason, so a run never drops it unsaid: entries named like audio that are not
     files (a folder called ``x.wav``, a broken link), and recordings in a format this
     libsndfile does not read (``.m4a``, ``.wma``, ...; see
-    :func:`~segan_cli.core.audio.unreadable_reason`). Files that are plainly not audio
+    :func:`~segan_cli.core.io.audio.unreadable_reason`). Files that are plainly not audio
     (``notes.txt``) are no news; files named like audio that cannot be opened are
     enhanced in turn and fail by name."""
     src = Path(src)

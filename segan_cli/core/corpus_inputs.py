@@ -25,9 +25,9 @@ import io
 import os
 from pathlib import Path
 
-from segan_cli.core.audio import AUDIO_SUFFIXES, unreadable_reason, write_format
 from segan_cli.core.batch_enhance import Job, check_pattern
-from segan_cli.core.output_guard import resolve_output, same_file
+from segan_cli.core.io.audio import AUDIO_SUFFIXES, unreadable_reason, write_format
+from segan_cli.core.io.output_guard import resolve_output, same_file
 from segan_cli.errors import SeganError
 
 LIST_SUFFIXES = (".txt", ".lst", ".list", ".csv")

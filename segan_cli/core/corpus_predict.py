@@ -37,13 +37,13 @@ from lightning.pytorch.callbacks import BasePredictionWriter, Callback
 from segan_cli.core.batch_enhance import FileEnhancer, Job
 from segan_cli.core.corpus_data import CorpusData, Item
 from segan_cli.core.corpus_report import Tally
-from segan_cli.core.output_guard import (
+from segan_cli.core.io.output_guard import (
     OutputError,
     check_output,
     output_error,
     publish,
 )
-from segan_cli.core.temporaries import temp_file
+from segan_cli.core.io.temporaries import temp_file
 from segan_cli.errors import SeganError, SettingsError
 
 #: strategies whose processes Lightning forks or spawns: their results never reach the

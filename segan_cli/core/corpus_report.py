@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segan_cli.core.files import write_text_atomic
+from segan_cli.core.io.files import write_text_atomic
 
 FAILURES = "failures.csv"
 

@@ -26,7 +26,8 @@ import soundfile as sf
 import soxr
 from scipy.signal import lfilter
 
-from segan_cli.core.audio import (
+from segan_cli.core.full_band import HighBand
+from segan_cli.core.io.audio import (
     AudioBytes,
     AudioSource,
     audio_info,
@@ -38,9 +39,8 @@ from segan_cli.core.audio import (
     preemphasis,
     write_format,
 )
-from segan_cli.core.audio_header import truncation_note
-from segan_cli.core.full_band import HighBand
-from segan_cli.core.output_guard import OutputError, guarded_file
+from segan_cli.core.io.audio_header import truncation_note
+from segan_cli.core.io.output_guard import OutputError, guarded_file
 from segan_cli.core.overlap_add import WindowStitcher
 from segan_cli.core.wiener_stream import WienerStream
 from segan_cli.errors import AudioError, SeganError
@@ -263,7 +263,7 @@ def stream_file(stream: BlockStream, src: AudioSource, dst: Destination, block_s
     on standard input). ``dst`` is a file whose extension picks the format, or a
     seekable binary stream that receives WAV. Same rate, channels and length out; the
     subtype is the input's when the output container takes it, else the container's
-    default (:func:`~segan_cli.core.audio.output_subtype`). A file ``dst`` goes through
+    default (:func:`~segan_cli.core.io.audio.output_subtype`). A file ``dst`` goes through
     the output guard (never the input, replaced only with ``overwrite``) and appears
     only when complete. Faults are told apart: reading ``src`` is an AudioError naming
     it, writing ``dst`` an OutputError naming it, and NaN/Inf in what the model emits a

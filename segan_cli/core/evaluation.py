@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from segan_cli.core.audio import audio_info, load_mono
-from segan_cli.core.audio_header import truncation_note
 from segan_cli.core.data.pipeline.manifest import Manifest, load_manifest
 from segan_cli.core.data.sources.pairs import list_audio
+from segan_cli.core.io.audio import audio_info, load_mono
+from segan_cli.core.io.audio_header import truncation_note
 from segan_cli.core.metrics import BatchResult, Failure, score_pairs
 from segan_cli.core.metrics.suite import PairSpec, check_score_length, merge_results
 from segan_cli.core.progress import Progress, SilentProgress

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from segan_cli.core.files import file_sha256
 from segan_cli.core.inference import GeneratorBundle
-from segan_cli.core.output_guard import guarded_file
+from segan_cli.core.io.files import file_sha256
+from segan_cli.core.io.output_guard import guarded_file
 from segan_cli.errors import CheckpointError
 
 META_KEY = "segan.json"

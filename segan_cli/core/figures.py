@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from segan_cli.core.output_guard import guarded_file
+from segan_cli.core.io.output_guard import guarded_file
 
 
 def pyplot() -> Any:

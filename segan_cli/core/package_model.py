@@ -30,7 +30,7 @@ from segan_cli.core.inference import (
     checkpoint_settings,
     read_checkpoint,
 )
-from segan_cli.core.output_guard import check_output, guarded_file
+from segan_cli.core.io.output_guard import check_output, guarded_file
 from segan_cli.errors import CheckpointError, SeganError
 
 PACKAGE_KEY = "segan_package"

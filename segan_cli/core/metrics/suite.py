@@ -30,9 +30,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats
 
-from segan_cli.core.audio import audio_info, read_audio, to_mono
-from segan_cli.core.audio import resample as resample_audio
-from segan_cli.core.audio_header import truncation_note
+from segan_cli.core.io.audio import audio_info, read_audio, to_mono
+from segan_cli.core.io.audio import resample as resample_audio
+from segan_cli.core.io.audio_header import truncation_note
 from segan_cli.core.metrics.composites import composite
 from segan_cli.core.metrics.errors import MetricInputError
 from segan_cli.core.metrics.framing import Mode, check_mode, framed_pair, lowest_mean

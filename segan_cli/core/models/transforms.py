@@ -7,7 +7,7 @@ If both are enabled, pre-emphasis comes first.
 
 :meth:`SignalTransform.from_model_output` undoes the z-score only. The IIR
 de-emphasis that inverts pre-emphasis must run once over a whole stitched file (see
-``segan_cli.core.audio.deemphasis``), never per window, so it is the caller's job.
+``segan_cli.core.io.audio.deemphasis``), never per window, so it is the caller's job.
 All methods take and return torch tensors of shape ``(batch, 1, time)``.
 """
 

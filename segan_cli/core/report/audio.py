@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from segan_cli.core.audio import audio_info, load_mono
 from segan_cli.core.evaluation import System, enhanced_output
+from segan_cli.core.io.audio import audio_info, load_mono
 from segan_cli.core.report.numbers import compared, reference
 from segan_cli.errors import SeganError
 

@@ -1,7 +1,7 @@
 """The report folder: checked before any work, built aside, published whole.
 
 A report is written into a hidden temporary folder beside ``DIR`` (named as
-:mod:`segan_cli.core.temporaries` names them, so a killed run's leftovers are swept by
+:mod:`segan_cli.core.io.temporaries` names them, so a killed run's leftovers are swept by
 the next run writing there) and renamed to ``DIR`` only when complete: a failed or
 interrupted run leaves no half-written report. An existing non-empty ``DIR`` is kept
 unless ``overwrite``; even then only a folder holding a segan report is replaced, so
@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from segan_cli.core.output_guard import (
+from segan_cli.core.io.output_guard import (
     OVERWRITE_HINT,
     OutputError,
     OutputExistsError,
@@ -26,7 +26,7 @@ from segan_cli.core.output_guard import (
     output_error,
     resolve_output,
 )
-from segan_cli.core.temporaries import temp_dir, temp_prefix
+from segan_cli.core.io.temporaries import temp_dir, temp_prefix
 from segan_cli.errors import SeganError
 
 PAGE = "index.html"

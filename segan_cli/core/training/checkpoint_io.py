@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from segan_cli.core.output_guard import guarded_file
+from segan_cli.core.io.output_guard import guarded_file
 
 
 class GuardedCheckpointIO(TorchCheckpointIO):

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from segan_cli.core.audio import deemphasis
+from segan_cli.core.io.audio import deemphasis
 from segan_cli.core.metrics.errors import MetricInputError
 from segan_cli.core.metrics.pesq_stoi import PESQ_MIN_SECONDS, pesq_score
 from segan_cli.errors import SettingsError

@@ -341,7 +341,7 @@ class SeganGAN(pl.LightningModule):
         Runs the generator in eval mode with z = 0 (or the given ``z``) and returns
         float32 output in signal units **still pre-emphasised** when the model uses
         pre-emphasis: the caller de-emphasises the whole stitched file once
-        (``segan_cli.core.audio.deemphasis``). ``prev`` (B, 1) holds the sample before
+        (``segan_cli.core.io.audio.deemphasis``). ``prev`` (B, 1) holds the sample before
         each window so that window pre-emphasis matches whole-file pre-emphasis.
         """
         generator = self.inference_generator

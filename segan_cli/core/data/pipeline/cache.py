@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from segan_cli.core.audio import read_audio, to_mono
 from segan_cli.core.data.pipeline.manifest import Utterance
 from segan_cli.core.data.pipeline.windows import window_offsets
-from segan_cli.core.files import atomic_path
-from segan_cli.core.output_guard import preallocate
+from segan_cli.core.io.audio import read_audio, to_mono
+from segan_cli.core.io.files import atomic_path
+from segan_cli.core.io.output_guard import preallocate
 from segan_cli.errors import CorpusError
 
 CACHE_DIR = "cache"

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from segan_cli.core.audio import write_audio
 from segan_cli.core.data.pipeline.cache import CACHE_DIR, build_split_cache, cache_paths
 from segan_cli.core.data.pipeline.manifest import MANIFEST_NAME, SPLITS, Manifest, Utterance
 from segan_cli.core.data.pipeline.stats import corpus_stats
-from segan_cli.core.temporaries import remove_stale
+from segan_cli.core.io.audio import write_audio
+from segan_cli.core.io.temporaries import remove_stale
 from segan_cli.errors import CorpusError
 
 PROGRESS_NAME = "progress.jsonl"

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segan_cli.core.files import write_text_atomic
+from segan_cli.core.io.files import write_text_atomic
 from segan_cli.errors import CorpusError
 
 MANIFEST_NAME = "manifest.json"

@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from segan_cli.core.files import file_sha256, write_text_atomic
-from segan_cli.core.temporaries import temp_dir
+from segan_cli.core.io.files import file_sha256, write_text_atomic
+from segan_cli.core.io.temporaries import temp_dir
 from segan_cli.errors import CorpusError
 
 DOWNLOAD_TIMEOUT = 1800  # seconds for one apt-get or dpkg-deb call

@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-from segan_cli.core.audio import read_audio, to_mono
 from segan_cli.core.data.pipeline.corpus import CorpusExistsError
 from segan_cli.core.data.pipeline.manifest import MANIFEST_NAME, Manifest
 from segan_cli.core.data.sources.debian import FetchedPackage, fetch_packages
@@ -79,8 +78,9 @@ from segan_cli.core.data.sources.demo_speech import (
     select_prompts,
 )
 from segan_cli.core.data.sources.mix import prepare_mix
+from segan_cli.core.io.audio import read_audio, to_mono
+from segan_cli.core.io.temporaries import temp_dir
 from segan_cli.core.progress import Progress, SilentProgress
-from segan_cli.core.temporaries import temp_dir
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings
 

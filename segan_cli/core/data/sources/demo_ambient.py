@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
-from segan_cli.core.audio import resample, to_mono
 from segan_cli.core.data.sources.demo_noise import (
     NOISE_RATE,
     NoiseInputs,
@@ -37,6 +36,7 @@ from segan_cli.core.data.sources.demo_noise import (
     join,
     level,
 )
+from segan_cli.core.io.audio import resample, to_mono
 from segan_cli.errors import CorpusError
 
 AMBIENT_VERSION = 1

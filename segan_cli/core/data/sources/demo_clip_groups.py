@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from segan_cli.core.audio import write_audio
 from segan_cli.core.data.sources.demo_clip_measure import RATE, VoiceMeasure, decode_clip
 from segan_cli.core.data.sources.room_tone import FLOOR_DBFS, clamp_floor, room_tone, zero_runs
+from segan_cli.core.io.audio import write_audio
 
 GROUP_VERSION = 5  # 2: room tone in the gaps (1 had exact zeros); 3: and in the clips' own;
 # 4: room tone no quieter than -66 dBFS; 5: silence is any 2 ms below -80 dBFS

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from segan_cli.core.audio import check_finite, resample
-from segan_cli.core.files import write_text_atomic
+from segan_cli.core.io.audio import check_finite, resample
+from segan_cli.core.io.files import write_text_atomic
 from segan_cli.errors import CorpusError
 
 RATE = 16000

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import welch
 
-from segan_cli.core.audio import load_mono, write_audio
 from segan_cli.core.data.sources.demo_speech import decode_g722
-from segan_cli.core.files import write_text_atomic
+from segan_cli.core.io.audio import load_mono, write_audio
+from segan_cli.core.io.files import write_text_atomic
 from segan_cli.errors import CorpusError
 
 NOISE_RATE = 16000

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from segan_cli.core.audio import read_audio, to_mono, write_audio
 from segan_cli.core.data.sources.room_tone import fill_digital_silence
+from segan_cli.core.io.audio import read_audio, to_mono, write_audio
 from segan_cli.errors import CorpusError
 
 G722_RATE = 16000

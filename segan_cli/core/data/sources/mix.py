@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from segan_cli.core.audio import load_mono
 from segan_cli.core.data.pipeline.corpus import CorpusBuilder, measured_snr
 from segan_cli.core.data.pipeline.manifest import Manifest
 from segan_cli.core.data.sources.pairs import (
@@ -34,6 +33,7 @@ from segan_cli.core.data.sources.pairs import (
     speaker_of,
     utterance_ids,
 )
+from segan_cli.core.io.audio import load_mono
 from segan_cli.core.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from segan_cli.core.audio import audio_info
 from segan_cli.core.data.pipeline.corpus import CorpusBuilder
 from segan_cli.core.data.pipeline.manifest import MANIFEST_NAME, Manifest
 from segan_cli.core.data.sources.download import download as fetch
@@ -30,6 +29,7 @@ from segan_cli.core.data.sources.pairs import (
     resampler_record,
     split_by_speaker,
 )
+from segan_cli.core.io.audio import audio_info
 from segan_cli.core.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings

@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from segan_cli.core.temporaries import temp_file, temp_stem
+from segan_cli.core.io.temporaries import temp_file, temp_stem
 from segan_cli.errors import SeganError, special_kind
 
 OVERWRITE_HINT = "pass --overwrite to replace it"

@@ -25,7 +25,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from segan_cli.core.output_guard import guarded_file
+from segan_cli.core.io.output_guard import guarded_file
 from segan_cli.errors import AudioError, special_kind
 
 #: libsndfile's container format for each file extension it reads and writes

@@ -14,7 +14,7 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
-from segan_cli.core.audio import AudioBytes, AudioInfo, AudioSource
+from segan_cli.core.io.audio import AudioBytes, AudioInfo, AudioSource
 
 UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # what streaming writers put before the length is known
 MAX_CHUNKS = 256

@@ -1,9 +1,9 @@
 """Atomic writes of the files a command owns (manifests, caches, run state).
 
-A thin layer over :mod:`segan_cli.core.output_guard`: the content goes to a temporary
+A thin layer over :mod:`segan_cli.core.io.output_guard`: the content goes to a temporary
 name in the same folder and is published only when complete, so an interrupted run
 never leaves a half-written file under its final name, and a write fault is one
-:class:`~segan_cli.core.output_guard.OutputError` naming the file. These files belong
+:class:`~segan_cli.core.io.output_guard.OutputError` naming the file. These files belong
 to the command (it rewrites them on every run), so ``overwrite`` defaults to True;
 outputs the user named pass the user's ``--overwrite`` instead.
 """
@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from segan_cli.core.output_guard import guarded_output, write_bytes
+from segan_cli.core.io.output_guard import guarded_output, write_bytes
 
 
 @contextlib.contextmanager

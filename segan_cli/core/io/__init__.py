@@ -1,0 +1,2 @@
+"""Files in and out, safely: audio reading and writing, header checks, atomic
+no-clobber publishing and the hidden temporaries it writes through."""
