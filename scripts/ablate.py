@@ -189,8 +189,8 @@ def run_variant(name: str, overrides: list[str], args, log) -> dict:
 
 def wiener_row(args) -> dict:
     """The classic baseline the default model has to beat, on the same utterances."""
-    from segan_cli.core.baselines import wiener_enhance
     from segan_cli.core.data.pipeline.datamodule import SeganDataModule
+    from segan_cli.core.dsp.wiener import wiener_enhance
     from segan_cli.settings import load_settings
 
     settings = load_settings(args.config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segan_cli.core.overlap_add import process_signal, synthesis_weights
+from segan_cli.core.dsp.overlap_add import process_signal, synthesis_weights
 
 
 def identity(batch: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from segan_cli.core.baselines import wiener_enhance
+from segan_cli.core.dsp.wiener import wiener_enhance
 from segan_cli.core.metrics import pesq_score, ssnr
 from tests.conftest import VOICEBANK_SAMPLE, need_shared
 

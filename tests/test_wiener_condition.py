@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from segan_cli.core.baselines import wiener_enhance
+from segan_cli.core.dsp.wiener import wiener_enhance
 from segan_cli.core.inference import GeneratorModel, load_bundle
 from segan_cli.core.models import build_generator, count_parameters
 from segan_cli.core.models.wiener_input import SILENT_RUN, _silent_frames, wiener_estimate

@@ -26,6 +26,8 @@ import soundfile as sf
 import soxr
 from scipy.signal import lfilter
 
+from segan_cli.core.dsp.overlap_add import WindowStitcher
+from segan_cli.core.dsp.wiener_stream import WienerStream
 from segan_cli.core.full_band import HighBand
 from segan_cli.core.io.audio import (
     AudioBytes,
@@ -41,8 +43,6 @@ from segan_cli.core.io.audio import (
 )
 from segan_cli.core.io.audio_header import truncation_note
 from segan_cli.core.io.output_guard import OutputError, guarded_file
-from segan_cli.core.overlap_add import WindowStitcher
-from segan_cli.core.wiener_stream import WienerStream
 from segan_cli.errors import AudioError, SeganError
 
 RESAMPLE_QUALITY = "HQ"
@@ -360,7 +360,7 @@ class WienerFileEnhancer:
 
     One :class:`WienerStream` per channel at the file's own sample rate, fed block by
     block, so memory stays flat in the file's duration; the output equals the
-    whole-signal :func:`~segan_cli.core.baselines.wiener_enhance` within float rounding.
+    whole-signal :func:`~segan_cli.core.dsp.wiener.wiener_enhance` within float rounding.
     """
 
     def __init__(self, block_seconds: float = 30.0, dry: float = 0.0) -> None:

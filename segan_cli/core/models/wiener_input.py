@@ -4,7 +4,7 @@ A generator conditioned on the Wiener estimate starts where the classic filter a
 is and learns what it gets wrong (musical noise, damaged onsets), instead of learning
 noise reduction from nothing. The estimate is computed inside the model, on each input
 window, so training, whole-file enhancement, streaming and export all see the same
-thing: a port of :func:`segan_cli.core.baselines.wiener_enhance` (minimum-statistics
+thing: a port of :func:`segan_cli.core.dsp.wiener.wiener_enhance` (minimum-statistics
 noise, decision-directed a-priori SNR, floored Wiener gain, same defaults), with the
 two time recursions as loops over frames. It needs no gradient.
 

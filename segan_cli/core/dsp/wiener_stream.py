@@ -1,6 +1,6 @@
 """The Wiener baseline over a stream of blocks, in memory bounded by the block size.
 
-:func:`~segan_cli.core.baselines.wiener_enhance` holds a whole recording's STFT
+:func:`~segan_cli.core.dsp.wiener.wiener_enhance` holds a whole recording's STFT
 (about 200 bytes per sample: 4 GB for 20 minutes). Every step of it is local in
 time, so it streams exactly:
 
@@ -23,13 +23,13 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d
 from scipy.signal import lfilter
 
-from segan_cli.core.baselines import _frame_size, wiener_enhance
+from segan_cli.core.dsp.wiener import _frame_size, wiener_enhance
 
 
 class WienerStream:
     """Push mono blocks, receive finished output; ``finish()`` returns the rest.
 
-    The parameters are :func:`~segan_cli.core.baselines.wiener_enhance`'s.
+    The parameters are :func:`~segan_cli.core.dsp.wiener.wiener_enhance`'s.
     """
 
     def __init__(self, sr: int, *, frame_ms: float = 32.0, alpha: float = 0.98,
