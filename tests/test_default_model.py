@@ -236,6 +236,27 @@ def test_init_from_checkpoint_loads_discriminator(cli, corpus: Path, source: Pat
     assert not torch.allclose(_state(fresh / "checkpoints" / "last.ckpt")[DISC], src[DISC])
 
 
+def test_init_from_takes_the_generator_to_another_window(cli, corpus: Path, source: Path,
+                                                        tmp_path: Path) -> None:
+    """A generator trained on 2048-sample windows fine-tunes on 4096: its weights fit
+    any window; the discriminator, sized by the window, starts fresh."""
+    run = tmp_path / "w4k"
+    cli("train", "--data", corpus, "--out", run, "--init-from", source, "--config", TINY,
+        *MODEL[:-4], "--set", "data.window=4096", "--set", "data.hop=2048", *RUN, *FROZEN,
+        "--max-steps", "1", "--set", "train.ema_decay=0.9")
+    last = run / "checkpoints" / "last.ckpt"
+    new, src = _state(last), _state(source)
+    assert torch.allclose(new[f"generator.{CONV}"], src[f"generator.{CONV}"], atol=1e-6)
+    assert not torch.allclose(new[DISC], src[DISC])
+    assert json.loads((run / "init_from.json").read_text())["loaded"] == [
+        "generator", "generator_ema"]
+    assert load_bundle(last).settings.data.window == 4096
+    # a resumed run keeps its window
+    res = cli("train", "--data", corpus, "--out", run, "--resume", "--config", TINY,
+              *MODEL, *RUN, "--max-steps", "2", code=2)
+    assert "data.window" in res.stderr
+
+
 def test_init_from_refusals(cli, corpus: Path, default_env: Path, tmp_path: Path) -> None:
     run = tmp_path / "r"
     res = cli("train", "--data", corpus, "--out", run, "--init-from", "default", "--config",

@@ -6,6 +6,10 @@ its generator weights and, when the source has them, its discriminator weights,
 and starts with fresh optimisers, step 0 and its own corpus (statistics and VBN
 reference batch). A source without EMA weights seeds a run's EMA copy from the
 loaded generator.
+
+The window may differ from the source's: the generators are fully convolutional, so
+their weights fit any window (a model trained on 1-s windows fine-tuned on 2-s ones).
+The discriminator ends in a layer sized by the window; it is then left fresh.
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ DISC_PREFIX = "discriminator."
 REFERENCE_KEY = "discriminator.ref_batch"
 
 
-def model_differences(old: Settings, new: Settings) -> list[str]:
-    """Names of the model settings (and ``data.window``) that differ between two runs."""
+def model_differences(old: Settings, new: Settings, window: bool = True) -> list[str]:
+    """Names of the model settings (and, with ``window``, ``data.window``) that differ
+    between two runs."""
     changed = [k for k, v in old.model.model_dump().items() if getattr(new.model, k) != v]
-    if old.data.window != new.data.window:
+    if window and old.data.window != new.data.window:
         changed.append("data.window")
     return changed
 
@@ -50,12 +55,14 @@ def source_defaults(source: Settings) -> dict[str, dict[str, Any]]:
 
 
 def read_same_model(path: Path, settings: Settings, label: str, arch_message: str,
-                    arch_hint: str, settings_hint: str) -> dict[str, Any]:
+                    arch_hint: str, settings_hint: str, any_window: bool = False
+                    ) -> dict[str, Any]:
     """Checkpoint ``path``, refused unless it holds the model ``settings`` describe, with
     finite weights and corpus statistics (NaN would only train into NaN, and damaged
     statistics mean a damaged file). Shared by resume and
     ``--init-from``; ``label`` names the file, ``arch_message`` and ``arch_hint`` are
-    formatted with ``old`` and ``new`` arch."""
+    formatted with ``old`` and ``new`` arch. ``any_window`` accepts another
+    ``data.window`` (a warm start; a resumed run keeps its window)."""
     path = Path(path)
     ckpt = read_checkpoint(path)
     old = checkpoint_settings(ckpt, path)
@@ -65,7 +72,7 @@ def read_same_model(path: Path, settings: Settings, label: str, arch_message: st
         names = {"old": old.model.arch, "new": settings.model.arch}
         raise CheckpointError(f"{label} {arch_message.format(**names)}",
                               arch_hint.format(**names))
-    changed = model_differences(old, settings)
+    changed = model_differences(old, settings, window=not any_window)
     if changed:
         raise CheckpointError(
             f"{label} was trained with other model settings ({', '.join(changed)})",
@@ -78,7 +85,8 @@ def read_init_source(path: Path, settings: Settings) -> dict[str, Any]:
     return read_same_model(
         path, settings, f"--init-from {path}", "holds an '{old}' model, but this run is '{new}'",
         "train with --arch {old}",
-        "leave out --config to take the source's model settings, or make them match")
+        "leave out --config to take the source's model settings, or make them match",
+        any_window=True)
 
 
 def _part(state: dict[str, torch.Tensor], prefix: str, skip: tuple[str, ...] = ()
@@ -100,6 +108,13 @@ def _load(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path,
         raise CheckpointError(f"--init-from {path}: weights do not fit this model ({keys})")
 
 
+def _shapes_fit(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> bool:
+    """Whether every tensor of ``state`` has the shape of ``module``'s own (a
+    discriminator trained on another window does not)."""
+    own = module.state_dict()
+    return all(k in own and own[k].shape == v.shape for k, v in state.items())
+
+
 def load_init_weights(module: Any, ckpt: dict[str, Any], path: Path) -> list[str]:
     """Copy a source checkpoint's weights into a fresh SeganGAN; returns what was loaded.
 
@@ -111,7 +126,7 @@ def load_init_weights(module: Any, ckpt: dict[str, Any], path: Path) -> list[str
     with torch.no_grad():
         _load(module.generator, _part(state, GENERATOR_PREFIX), path)
         disc = _part(state, DISC_PREFIX, skip=(REFERENCE_KEY,))
-        if disc:
+        if disc and _shapes_fit(module.discriminator, disc):
             _load(module.discriminator, disc, path, allow_missing=("ref_batch",))
             loaded.append("discriminator")
         if module.generator_ema is not None:
