@@ -39,7 +39,7 @@ from segan_cli.core.data.sources.demo import (
     prepare_demo,
 )
 from segan_cli.core.data.sources.demo_noise import NOISES, noise_specs
-from segan_cli.core.progress import SilentProgress
+from segan_cli.core.runtime.progress import SilentProgress
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings
 

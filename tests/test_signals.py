@@ -23,7 +23,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from segan_cli.core.cpus import usable_cores
+from segan_cli.core.runtime.cpus import usable_cores
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "tiny.yaml"
@@ -325,7 +325,7 @@ def test_sigterm_swallowed_by_a_c_callback_still_ends_as_terminated(capsys) -> N
     import typer
 
     from segan_cli.cli.common import user_errors
-    from segan_cli.core.signals import Terminated
+    from segan_cli.core.runtime.signals import Terminated
 
     @user_errors
     def writes() -> None:

@@ -28,9 +28,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from segan_cli.core.cpus import usable_cores
 from segan_cli.core.io.output_guard import os_error
-from segan_cli.core.signals import (
+from segan_cli.core.runtime.cpus import usable_cores
+from segan_cli.core.runtime.signals import (
     Terminated,
     raise_on_sigterm,
     restore_sigterm,

@@ -24,7 +24,7 @@ from segan_cli.cli.log_progress import progress_sink
 from segan_cli.core.data.pipeline.corpus import CorpusExistsError
 from segan_cli.core.data.pipeline.manifest import Manifest, load_manifest
 from segan_cli.core.io.output_guard import naming_faults
-from segan_cli.core.progress import Progress
+from segan_cli.core.runtime.progress import Progress
 from segan_cli.errors import name_list
 
 app = typer.Typer(cls=WorkflowGroup, rich_markup_mode="markdown",

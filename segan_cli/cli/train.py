@@ -91,7 +91,7 @@ def train(
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
     warnings.showwarning = _warning_line
 
-    from segan_cli.core.signals import StopRequest
+    from segan_cli.core.runtime.signals import StopRequest
     from segan_cli.core.training.run import fit
 
     dev: int | str | None = devices

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from segan_cli.core.cpus import usable_cores
 from segan_cli.core.io.audio import AUDIO_SUFFIXES, AudioSource, unreadable_reason, write_format
 from segan_cli.core.io.output_guard import OutputError, check_output, resolve_output, same_file
-from segan_cli.core.processes import bind_to_parent, exit_if_orphaned
+from segan_cli.core.runtime.cpus import usable_cores
+from segan_cli.core.runtime.processes import bind_to_parent, exit_if_orphaned
 from segan_cli.errors import SeganError, special_kind
 
 if TYPE_CHECKING:  # the enhancer pulls in scipy and soxr; the CLI's --help must not

@@ -29,7 +29,7 @@ from segan_cli.core.io.audio import audio_info, load_mono
 from segan_cli.core.io.audio_header import truncation_note
 from segan_cli.core.metrics import BatchResult, Failure, score_pairs
 from segan_cli.core.metrics.suite import PairSpec, check_score_length, merge_results
-from segan_cli.core.progress import Progress, SilentProgress
+from segan_cli.core.runtime.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError, SeganError, name_list
 
 # SEGAN paper, Table 1 (VoiceBank-DEMAND test set, 824 files); see DESIGN.md. It reports

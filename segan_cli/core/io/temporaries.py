@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from segan_cli.core.processes import pid_alive
+from segan_cli.core.runtime.processes import pid_alive
 
 TAG = ".segan-"
 _NAME = re.compile(r"^\..+\.segan-(?P<pid>\d+)-[a-z0-9_]+\.tmp(?:\.[A-Za-z0-9]+)*$")

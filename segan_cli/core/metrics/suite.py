@@ -42,7 +42,7 @@ from segan_cli.core.metrics.segmental_snr import ssnr_per_frame
 from segan_cli.core.metrics.si_sdr import si_sdr
 from segan_cli.core.metrics.spectral_slope import wss_per_frame
 from segan_cli.core.metrics.threads import limit_blas_threads, single_threaded_blas
-from segan_cli.core.processes import bind_to_parent, exit_if_orphaned
+from segan_cli.core.runtime.processes import bind_to_parent, exit_if_orphaned
 from segan_cli.errors import SeganError
 
 METRICS: tuple[str, ...] = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi", "si_sdr", "llr",

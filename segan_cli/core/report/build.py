@@ -15,7 +15,6 @@ from pathlib import Path
 
 from segan_cli import __version__
 from segan_cli.core.evaluation import NOISY_LABEL, System, metric_header
-from segan_cli.core.progress import Progress, SilentProgress
 from segan_cli.core.report import audio as report_audio
 from segan_cli.core.report import html, plots, spectrograms
 from segan_cli.core.report.choice import ListeningChoice, file_names
@@ -28,6 +27,7 @@ from segan_cli.core.report.numbers import (
     paper_rows,
     reference,
 )
+from segan_cli.core.runtime.progress import Progress, SilentProgress
 from segan_cli.errors import SeganError
 
 

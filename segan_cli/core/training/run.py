@@ -21,7 +21,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from segan_cli.core.data.pipeline.datamodule import SeganDataModule
 from segan_cli.core.io.files import atomic_path, write_text_atomic
 from segan_cli.core.io.temporaries import remove_stale
-from segan_cli.core.signals import StopRequest
+from segan_cli.core.runtime.signals import StopRequest
 from segan_cli.core.training.callbacks import (
     BestCheckpoint,
     CpuTime,

@@ -3,7 +3,7 @@
 Lightning's own handling ends a run without a word and without a checkpoint of the
 step it stopped at: SIGTERM becomes a ``SystemExit`` with code 0 after the batch,
 Ctrl-C a ``KeyboardInterrupt`` that exits 1. Here a signal only records itself
-(:class:`~segan_cli.core.signals.StopRequest`); :class:`GracefulStop` then sets
+(:class:`~segan_cli.core.runtime.signals.StopRequest`); :class:`GracefulStop` then sets
 ``trainer.should_stop`` at the next step boundary, agreed by every rank under DDP,
 and skips the validation Lightning would run on the way out, so the run stops
 promptly. ``LastCheckpoint`` writes ``last.ckpt`` at that step, and the caller maps
@@ -17,7 +17,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-from segan_cli.core.signals import StopRequest
+from segan_cli.core.runtime.signals import StopRequest
 
 
 class GracefulStop(Callback):

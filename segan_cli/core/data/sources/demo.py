@@ -80,7 +80,7 @@ from segan_cli.core.data.sources.demo_speech import (
 from segan_cli.core.data.sources.mix import prepare_mix
 from segan_cli.core.io.audio import read_audio, to_mono
 from segan_cli.core.io.temporaries import temp_dir
-from segan_cli.core.progress import Progress, SilentProgress
+from segan_cli.core.runtime.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings
 

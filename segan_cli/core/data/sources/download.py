@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from segan_cli import __version__
-from segan_cli.core.progress import Progress, SilentProgress
+from segan_cli.core.runtime.progress import Progress, SilentProgress
 from segan_cli.errors import DownloadError
 
 CHUNK = 1 << 20

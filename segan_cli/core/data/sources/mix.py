@@ -34,7 +34,7 @@ from segan_cli.core.data.sources.pairs import (
     utterance_ids,
 )
 from segan_cli.core.io.audio import load_mono
-from segan_cli.core.progress import Progress, SilentProgress
+from segan_cli.core.runtime.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError
 
 PEAK = 0.99

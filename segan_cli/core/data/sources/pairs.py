@@ -21,7 +21,7 @@ from segan_cli.core.data.pipeline.corpus import CorpusBuilder
 from segan_cli.core.data.pipeline.manifest import Manifest
 from segan_cli.core.io.audio import AUDIO_SUFFIXES, audio_info, load_mono
 from segan_cli.core.io.audio_header import truncation_note
-from segan_cli.core.progress import Progress, SilentProgress
+from segan_cli.core.runtime.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError, name_list
 
 

@@ -30,7 +30,7 @@ from segan_cli.core.data.sources.pairs import (
     split_by_speaker,
 )
 from segan_cli.core.io.audio import audio_info
-from segan_cli.core.progress import Progress, SilentProgress
+from segan_cli.core.runtime.progress import Progress, SilentProgress
 from segan_cli.errors import CorpusError
 from segan_cli.settings import DataSettings
 
