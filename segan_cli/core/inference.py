@@ -23,6 +23,7 @@ import torch
 
 from segan_cli.core.models import GeneratorBase, SignalTransform, build_generator
 from segan_cli.core.models.transforms import STAT_KEYS
+from segan_cli.core.package_record import package_record
 from segan_cli.errors import CheckpointError, SeganError, SettingsError, special_kind
 from segan_cli.settings import Settings, check_device_name, validate_settings
 
@@ -310,8 +311,6 @@ class GeneratorModel:
 
 def checkpoint_info(path: Path) -> dict[str, Any]:
     """A JSON-ready summary of a training checkpoint or packaged model (no model is built)."""
-    from segan_cli.core.package_model import package_record
-
     ckpt = read_checkpoint(path)
     settings = checkpoint_settings(ckpt, path)
     hp = ckpt["hyper_parameters"]

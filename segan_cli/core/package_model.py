@@ -12,9 +12,7 @@ checkpoint's enhancement within a tolerance.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,18 +20,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from segan_cli.core.enhance import Enhancer
 from segan_cli.core.inference import (
     EMA_PREFIX,
     GENERATOR_PREFIX,
     OPTIMIZER_STEPS_PER_BATCH,
+    GeneratorModel,
     check_weights,
     checkpoint_settings,
+    load_bundle,
     read_checkpoint,
 )
 from segan_cli.core.io.output_guard import check_output, guarded_file
+from segan_cli.core.package_record import PACKAGE_KEY, weights_sha256
+from segan_cli.core.training.run import INIT_RECORD
 from segan_cli.errors import CheckpointError, SeganError
 
-PACKAGE_KEY = "segan_package"
 STORE_DTYPE = torch.float16
 TOLERANCE = 1e-3
 
@@ -49,16 +51,6 @@ class PackageReport:
     step: int
     sha256: str
     float32_keys: list[str]
-
-
-def weights_sha256(state: dict[str, torch.Tensor]) -> str:
-    """A hash of names, dtypes, shapes and bytes: identifies the weights, not the file."""
-    h = hashlib.sha256()
-    for key in sorted(state):
-        t = state[key].detach().cpu().contiguous()
-        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def inference_weights(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
@@ -104,9 +96,6 @@ def check_signal(sample_rate: int, seconds: float = 3.0, seed: int = 0) -> np.nd
 
 def _enhance(path: Path, signal: np.ndarray, sample_rate: int,
              dry: float | None = None) -> np.ndarray:
-    from segan_cli.core.enhance import Enhancer
-    from segan_cli.core.inference import GeneratorModel, load_bundle
-
     bundle = load_bundle(path, "cpu")
     s = bundle.settings
     enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=dry), s.enhance.chunking,
@@ -180,8 +169,6 @@ def earlier_steps(src: Path) -> int | None:
     """GAN steps behind the weights ``src``'s run started from (``--init-from``), read
     from the run folder's ``init_from.json``, that source's own earlier stages included;
     None for a run that started from scratch."""
-    from segan_cli.core.training.run import INIT_RECORD  # lightning: packaging only
-
     for folder in (Path(src).parent, Path(src).parent.parent):
         if (folder / INIT_RECORD).is_file():
             data = json.loads((folder / INIT_RECORD).read_text(encoding="utf-8"))
@@ -191,29 +178,3 @@ def earlier_steps(src: Path) -> int | None:
                 step = int(data.get("global_step") or 0) // OPTIMIZER_STEPS_PER_BATCH
             return int(step) + int(package.get("earlier_steps") or 0)
     return None
-
-
-def steps_in_all(record: dict[str, Any], card: Path | None = None) -> tuple[int, str] | None:
-    """(GAN steps of every training stage, where that count comes from) for a packaged
-    model whose ``step`` counts only its last stage: the record's ``earlier_steps``, or
-    for a file packaged before they were recorded, the ``Trained N steps`` of its model
-    card. None when nothing says more than ``step``."""
-    step = record.get("step")
-    if step is None:
-        return None
-    if record.get("earlier_steps") is not None:
-        return int(step) + int(record["earlier_steps"]), "package record"
-    if card is not None and card.is_file():
-        found = re.search(r"Trained (\d[\d,]*) steps", card.read_text(encoding="utf-8"))
-        if found and int(found.group(1).replace(",", "")) != int(step):
-            return int(found.group(1).replace(",", "")), "model card"
-    return None
-
-
-def package_record(ckpt: dict[str, Any]) -> dict[str, Any] | None:
-    """The package record of a loaded model file, with its weights hash re-checked."""
-    record = ckpt.get(PACKAGE_KEY)
-    if not isinstance(record, dict):
-        return None
-    ok = weights_sha256(ckpt["state_dict"]) == record.get("weights_sha256")
-    return {**record, "sha256_verified": ok}
