@@ -20,7 +20,7 @@ A tiny checkpoint is trained once at the start (``configs/tiny.yaml --arch adv
 ``../shared/data/voicebank-sample`` cut to 1.5 s. The script renices itself to 19 and
 runs at most two cases at a time with one thread each.
 
-    nice -n 19 .venv/bin/python scripts/adversarial.py --json adversarial.json
+    nice -n 19 .venv/bin/python -m tests.adversarial --json adversarial.json
 
 ``--all`` adds the extended matrix (every input kind for every command, ~590 cases,
 hours on a loaded machine); ``--only WORD`` runs the cases whose id contains WORD;
@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SEGAN = REPO / ".venv" / "bin" / "segan"
 PYTHON = REPO / ".venv" / "bin" / "python"
 SAMPLE = REPO.parent / "shared" / "data" / "voicebank-sample"
@@ -2292,13 +2292,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({
             "complete": not stopping.is_set(), "summary": text,
-            "command": "nice -n 19 .venv/bin/python scripts/adversarial.py "
+            "command": "nice -n 19 .venv/bin/python -m tests.adversarial "
                        + " ".join(argv if argv is not None else sys.argv[1:]),
             "cases": [r.__dict__ for r in results]}, indent=1))
     if not args.keep and not any(r.outcome in FAILING for r in results):
         shutil.rmtree(work / "cases", ignore_errors=True)
     return 1 if any(r.outcome in FAILING for r in results) else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
