@@ -15,7 +15,10 @@ Method (:func:`wiener_enhance`), all from the noisy signal itself:
 4. Wiener gain ``G = xi / (1 + xi)``, floored at ``gain_floor_db`` so residual
    noise stays natural instead of turning into musical tones, then overlap-add.
 
-The output has the input's length and dtype float32.
+The output has the input's length and dtype float32. The framing is numpy's own
+(two short functions) rather than ``scipy.signal.ShortTimeFFT`` or ``torch.stft``:
+:mod:`~segan_cli.core.dsp.wiener_stream` frames block by block and must match this
+within float rounding, which holds when both frame the same way by the same code.
 """
 
 from __future__ import annotations

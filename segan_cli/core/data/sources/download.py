@@ -4,6 +4,10 @@ The corpus zips are gigabytes on an academic server: a transfer that breaks must
 continue where it stopped (bytes go to ``NAME.part``; a re-run asks for
 ``Range: bytes=N-``), and a file only gets its final name once its md5 matches,
 so a half-written or corrupted download is never mistaken for a good one.
+
+Why not ``pooch``: its HTTP downloader writes each attempt from byte 0 (no ``Range``
+request), so a broken transfer of a 2 GB zip would start over, and it would bring
+``requests`` and ``platformdirs`` for what urllib does here.
 """
 
 from __future__ import annotations
