@@ -394,3 +394,28 @@ def test_tone_check_finds_a_tone_the_model_adds_and_nothing_else() -> None:
     assert not found["meets_target"]
     same = tc.added_tones(noisy, clean, noisy, sr)
     assert same["max_added_db"] <= 0.0 and same["meets_target"]
+
+
+def test_shrink_correction_scales_exactly_the_learned_correction(source: Path,
+                                                                  tmp_path: Path) -> None:
+    """scripts/shrink_correction.py: the output becomes base + share x correction."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "half.ckpt"
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "shrink_correction.py"),
+                          str(source), "--share", "0.5", "--out", str(out)],
+                         capture_output=True, text=True, check=True)
+    assert "generator_ema.head" in res.stdout
+    full, half = load_bundle(source), load_bundle(out)
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 1, 2048))
+                         .astype(np.float32) * 0.1)
+    with torch.no_grad():
+        base = x * full.generator.skip_scale + full.generator.skip_shift
+        want = base + 0.5 * (full.generator(x) - base)
+        got = half.generator(x)
+    assert torch.allclose(got, want, atol=1e-5)
+    again = subprocess.run([sys.executable, str(REPO / "scripts" / "shrink_correction.py"),
+                            str(source), "--share", "0.5", "--out", str(out)],
+                           capture_output=True, text=True)
+    assert again.returncode == 2 and "exists" in again.stderr
