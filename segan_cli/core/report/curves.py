@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segan_cli.core.figures import publish_png, pyplot
+from segan_cli.core.io.figures import publish_png, pyplot
 from segan_cli.errors import SeganError
 
 LOG_DIR = "logs"

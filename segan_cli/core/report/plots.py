@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segan_cli.core.figures import pyplot
+from segan_cli.core.io.figures import pyplot
 
 DPI = 100
 #: one colour per system, in row order (matplotlib's default cycle, fixed here)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segan_cli.core.figures import pyplot
+from segan_cli.core.io.figures import pyplot
 from segan_cli.core.report.plots import DPI
 
 N_FFT = 512

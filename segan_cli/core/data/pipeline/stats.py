@@ -114,7 +114,7 @@ def corpus_summary(root: Path, manifest: Manifest) -> dict[str, Any]:
 
 def plot_summary(root: Path, manifest: Manifest, out: Path, overwrite: bool = False) -> None:
     """Write duration and SNR histograms per split to a PNG file (through the guard)."""
-    from segan_cli.core.figures import publish_png, pyplot
+    from segan_cli.core.io.figures import publish_png, pyplot
 
     plt = pyplot()
     splits = [s for s in manifest.splits if manifest.splits[s]]
