@@ -396,7 +396,7 @@ def test_lsgan_mode_is_the_papers_step_bit_for_bit(monkeypatch: pytest.MonkeyPat
         runs.append((recorder.rows[0], params(module)))
 
     # the pre-metric step, written out: D on (clean, noisy) / (fake, noisy), then G
-    from segan_cli.core.losses import stft_loss
+    from segan_cli.core.training.losses import stft_loss
 
     opt_g, opt_d = by_hand.configure_optimizers()
     t, train = by_hand.transform, settings.train

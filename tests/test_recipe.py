@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from segan_cli.core.inference import GeneratorModel, checkpoint_info, load_bundle
-from segan_cli.core.losses import relative_floor, stft_loss
+from segan_cli.core.training.losses import relative_floor, stft_loss
 from segan_cli.core.models import build_generator, count_parameters
 from segan_cli.core.models.adv_generator import HEADS
 from segan_cli.core.training.module import SeganGAN

@@ -56,7 +56,7 @@ from segan_cli.core.inference import (
     checkpoint_settings,
     read_checkpoint,
 )
-from segan_cli.core.losses import stft_loss
+from segan_cli.core.training.losses import stft_loss
 from segan_cli.core.models import build_discriminator, build_generator
 from segan_cli.core.models.transforms import SignalTransform
 from segan_cli.core.training.metric_gan import (
