@@ -53,7 +53,7 @@ def main() -> int:
     if args.out.exists():
         print(f"{args.out} exists; choose another --out", file=sys.stderr)
         return 2
-    from segan_cli.core.inference import checkpoint_settings, read_checkpoint
+    from segan_cli.core.enhancement.inference import checkpoint_settings, read_checkpoint
     from segan_cli.core.io.files import atomic_path
 
     ckpt = read_checkpoint(args.ckpt)

@@ -266,7 +266,7 @@ def test_datamodule_augments_only_when_enabled_and_only_training(sample_corpus: 
 def test_training_with_augmentation_through_the_cli(cli, sample_corpus: Path,
                                                      tmp_path: Path) -> None:
     """`segan train --arch adv` with data.augment.enabled=true runs its steps to the end."""
-    from segan_cli.core.inference import load_bundle
+    from segan_cli.core.enhancement.inference import load_bundle
 
     run = tmp_path / "aug"
     cli("train", "--data", sample_corpus, "--out", run, "--arch", "adv",

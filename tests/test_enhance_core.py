@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from segan_cli.core.enhance import Enhancer
+from segan_cli.core.enhancement.whole_file import Enhancer
 
 
 class Identity:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from segan_cli.core.corpus_report import FAILURES, read_failures
+from segan_cli.core.enhancement.corpus.report import FAILURES, read_failures
 
 SEGAN = [sys.executable, "-m", "segan_cli"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
@@ -157,8 +157,8 @@ def test_killed_midway_then_rerun_gives_the_same_bytes(cli, voicebank_sample, ti
 def test_items_longest_first_and_one_per_rank(voicebank_sample, tmp_path):
     """Rank 0's order: longest first (ties in plan order), unreadable files last; fewer
     files than ranks are made up with empty items, never with repeated files."""
-    from segan_cli.core.batch_enhance import Job
-    from segan_cli.core.corpus_data import by_length, padded
+    from segan_cli.core.enhancement.batch_enhance import Job
+    from segan_cli.core.enhancement.corpus.data import by_length, padded
 
     src = _corpus(tmp_path / "in", voicebank_sample, 3)
     files = sorted(p for p in src.rglob("*.wav"))

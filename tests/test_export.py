@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from segan_cli.core.enhance import Enhancer
+from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.export import ScriptedModel
 from segan_cli.core.training.module import SeganGAN
 from segan_cli.errors import CheckpointError

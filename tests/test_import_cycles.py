@@ -98,9 +98,9 @@ def test_the_walk_sees_function_level_and_submodule_imports() -> None:
     assert len(graph) > 100
     # a function-level import (the package's lazy API)
     assert "segan_cli.core.api" in graph["segan_cli"]
-    # ``from segan_cli.core import batch_enhance``: the submodule, not the package
-    assert "segan_cli.core.batch_enhance" in graph["segan_cli.cli.enhance"]
-    assert "segan_cli.core" not in graph["segan_cli.cli.enhance"]
+    # ``from segan_cli.core.enhancement import batch_enhance``: the submodule, not the package
+    assert "segan_cli.core.enhancement.batch_enhance" in graph["segan_cli.cli.enhance"]
+    assert "segan_cli.core.enhancement" not in graph["segan_cli.cli.enhance"]
 
 
 def test_a_cycle_is_found_and_named(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import torch
 
 from segan_cli.core.dsp.wiener import wiener_enhance
 from segan_cli.core.dsp.wiener_stream import WienerStream
-from segan_cli.core.enhance import WienerFileEnhancer
+from segan_cli.core.enhancement.whole_file import WienerFileEnhancer
 from segan_cli.core.metrics.suite import MAX_SCORE_SECONDS
 from segan_cli.core.runtime.cpus import usable_cores
 from segan_cli.core.training.module import SeganGAN

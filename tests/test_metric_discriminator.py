@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import segan_cli.core.training.module as module_code
-from segan_cli.core.inference import load_bundle
+from segan_cli.core.enhancement.inference import load_bundle
 from segan_cli.core.metrics.pesq_stoi import pesq_score
 from segan_cli.core.models.transforms import preemphasize
 from segan_cli.core.training.metric_gan import normalise_pesq

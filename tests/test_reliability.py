@@ -24,8 +24,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from segan_cli.core import batch_enhance
-from segan_cli.core.enhance import Enhancer, ModelOutputError
+from segan_cli.core.enhancement import batch_enhance
+from segan_cli.core.enhancement.whole_file import Enhancer, ModelOutputError
 from segan_cli.core.io import output_guard
 from segan_cli.core.io.output_guard import OutputExistsError, guarded_file, guarded_output, publish
 from segan_cli.core.training.module import SeganGAN

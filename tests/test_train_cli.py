@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from segan_cli.core.inference import load_bundle
+from segan_cli.core.enhancement.inference import load_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "tiny.yaml"

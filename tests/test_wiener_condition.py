@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from segan_cli.core.dsp.wiener import wiener_enhance
-from segan_cli.core.inference import GeneratorModel, load_bundle
+from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle
 from segan_cli.core.models import build_generator, count_parameters
 from segan_cli.core.models.wiener_input import SILENT_RUN, _silent_frames, wiener_estimate
 from segan_cli.core.training.module import SeganGAN

@@ -33,7 +33,7 @@ from segan_cli.cli.common import (
     user_errors,
     worker_count,
 )
-from segan_cli.core import batch_enhance
+from segan_cli.core.enhancement import batch_enhance
 from segan_cli.core.io.audio import AudioSource, audio_info, write_format
 from segan_cli.core.io.output_guard import check_output, same_file
 from segan_cli.core.io.temporaries import remove_stale
@@ -42,7 +42,7 @@ from segan_cli.settings import EnhanceSettings
 from segan_cli.weights import default_model_note, is_default, resolve_checkpoint
 
 if TYPE_CHECKING:
-    from segan_cli.core.pipe_stream import PipeSource
+    from segan_cli.core.enhancement.pipe_stream import PipeSource
 
 
 @user_errors
@@ -307,7 +307,7 @@ def _stdio_ends(source: Path, dest: Path | None, overwrite: bool
         if sys.stdin.isatty():
             raise SeganError("standard input is a terminal: no audio to read",
                              "pipe a recording in, e.g. segan enhance - out.wav < in.wav")
-        from segan_cli.core.pipe_stream import stdin_source
+        from segan_cli.core.enhancement.pipe_stream import stdin_source
 
         src = stdin_source(sys.stdin.buffer)  # a WAV stream is read as it comes
     if not _is_pipe(src):
@@ -333,7 +333,7 @@ def _enhance_stdio(enhancer: batch_enhance.FileEnhancer, src: AudioSource | Pipe
         stream = enhancer.stream  # type: ignore[attr-defined]
         exact = bool(getattr(enhancer, "bypass", False))
         block = float(getattr(enhancer, "block_seconds", 30.0))
-        from segan_cli.core.pipe_stream import enhance_stream
+        from segan_cli.core.enhancement.pipe_stream import enhance_stream
 
         try:
             with _stdout_to_stderr(dst is None), err_console.status(f"enhancing with {label}"):
@@ -378,7 +378,7 @@ def _stdout_to_stderr(active: bool = True) -> Iterator[None]:
 
 def _is_pipe(src: object) -> bool:
     """Whether ``src`` is a live stream on standard input (read as it comes)."""
-    from segan_cli.core.pipe_stream import PipeSource
+    from segan_cli.core.enhancement.pipe_stream import PipeSource
 
     return isinstance(src, PipeSource)
 

@@ -2,7 +2,7 @@
 glob or a list file.
 
 With ``--devices``, ``--num-nodes``, ``--strategy`` or ``--accelerator`` the run goes
-through Lightning's predict loop (:mod:`segan_cli.core.corpus_predict`); a glob or a
+through Lightning's predict loop (:mod:`segan_cli.core.enhancement.corpus.predict`); a glob or a
 list file without them runs on the folder run's process pool (``--workers``). Both
 write ``DST/failures.csv`` and print one summary. Under several processes only rank 0
 prints: every rank runs this same command (started by Lightning, torchrun or srun).
@@ -21,10 +21,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from segan_cli.cli.common import console, err_console, fail, shown, worker_count
-from segan_cli.core import batch_enhance
-from segan_cli.core.batch_enhance import Job
-from segan_cli.core.corpus_inputs import is_corpus_source, plan_source
-from segan_cli.core.corpus_report import CorpusResult, Tally, write_failures
+from segan_cli.core.enhancement import batch_enhance
+from segan_cli.core.enhancement.batch_enhance import Job
+from segan_cli.core.enhancement.corpus.inputs import is_corpus_source, plan_source
+from segan_cli.core.enhancement.corpus.report import CorpusResult, Tally, write_failures
 from segan_cli.core.io.temporaries import remove_stale
 from segan_cli.errors import SeganError
 from segan_cli.settings import EnhanceSettings
@@ -100,7 +100,7 @@ def _one_source(paths: list[Path], out: Path | None) -> Path:
 
 
 def _trainer(flags: dict[str, Any]) -> Any:
-    from segan_cli.core.corpus_predict import (
+    from segan_cli.core.enhancement.corpus.predict import (
         PublishWriter,
         StopOnSignal,
         build_trainer,
@@ -136,7 +136,7 @@ def _enhancer(method: str, ckpt: str | None, e: EnhanceSettings
     if method == "wiener":
         return (functools.partial(batch_enhance.wiener_enhancer, e.block_seconds,
                                   e.requested_dry or 0.0), None, "Wiener filter")
-    from segan_cli.core.inference import load_bundle
+    from segan_cli.core.enhancement.inference import load_bundle
 
     path = resolve_checkpoint(ckpt)
     bundle = load_bundle(path, "cpu")  # a bad checkpoint fails here, before any work
@@ -159,7 +159,7 @@ def _progress() -> Progress:
 
 def _predict(todo: list[Job], factory: Callable[[], batch_enhance.FileEnhancer],
              generator: Any, trainer: Any, label: str) -> Tally:
-    from segan_cli.core.corpus_predict import PublishWriter, Stopped, predict_corpus
+    from segan_cli.core.enhancement.corpus.predict import PublishWriter, Stopped, predict_corpus
 
     world = trainer.world_size
     writer = next(cb for cb in trainer.callbacks if isinstance(cb, PublishWriter))

@@ -43,7 +43,7 @@ def export(
     ```
     """
     from segan_cli.core.export import export_dry, export_onnx, export_torchscript
-    from segan_cli.core.inference import load_bundle
+    from segan_cli.core.enhancement.inference import load_bundle
 
     if dry is not None and not 0.0 <= dry <= 1.0:
         raise SeganError(f"--dry {dry:g} is outside 0..1")

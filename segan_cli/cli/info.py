@@ -41,7 +41,7 @@ def info(
     segan info runs/adv --plot runs/adv/curves.png
     ```
     """
-    from segan_cli.core.inference import checkpoint_info
+    from segan_cli.core.enhancement.inference import checkpoint_info
 
     ckpt = resolve_checkpoint(path)
     if plot is not None:

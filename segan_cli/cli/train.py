@@ -149,7 +149,7 @@ def _warning_line(message: Warning | str, category: type[Warning], filename: str
 def _source_settings(source: Path, arch: str | None, extra: dict[str, dict[str, Any]]
                      ) -> tuple[str, dict[str, dict[str, Any]]]:
     """The arch and model/window settings of an --init-from source, under the flags."""
-    from segan_cli.core.inference import checkpoint_settings, read_checkpoint
+    from segan_cli.core.enhancement.inference import checkpoint_settings, read_checkpoint
     from segan_cli.core.training.warm_start import source_defaults
 
     old = checkpoint_settings(read_checkpoint(source), source)

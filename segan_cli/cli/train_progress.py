@@ -11,7 +11,7 @@ from typing import Any
 from lightning.pytorch.callbacks import Callback, RichProgressBar
 
 from segan_cli.cli.log_progress import duration as _duration
-from segan_cli.core.inference import OPTIMIZER_STEPS_PER_BATCH
+from segan_cli.core.enhancement.inference import OPTIMIZER_STEPS_PER_BATCH
 
 
 def gan_step(trainer: Any) -> int:

@@ -2,7 +2,7 @@
 
 ``segan_cli.load``, ``segan_cli.evaluate`` and the rest are re-exported from here. Each
 call reuses the pieces the CLI runs (``--ckpt default`` resolution, the streaming
-:class:`~segan_cli.core.enhance.Enhancer` with the ``enhance`` settings' defaults, the
+:class:`~segan_cli.core.enhancement.whole_file.Enhancer` with the ``enhance`` settings' defaults, the
 batch planner's output checks, the metrics suite), so a notebook and ``segan enhance``
 or ``segan evaluate`` give the same numbers. Torch is imported when a model is loaded,
 not when this module is.
@@ -29,8 +29,8 @@ from segan_cli.errors import SeganError
 if TYPE_CHECKING:
     import torch
 
-    from segan_cli.core.enhance import Enhancer, EnhanceReport
-    from segan_cli.core.inference import GeneratorBundle
+    from segan_cli.core.enhancement.whole_file import Enhancer, EnhanceReport
+    from segan_cli.core.enhancement.inference import GeneratorBundle
     from segan_cli.core.metrics.suite import BatchResult
     from segan_cli.settings import EnhanceSettings
 
@@ -139,12 +139,12 @@ class Denoiser:
         (device, chunking, batch, seed, DC blocker, dry), as ``segan enhance`` loads
         one (:func:`load` builds the same object, on the device it is given). A
         checkpoint unfit to enhance is refused here."""
-        from segan_cli.core.inference import load_bundle
+        from segan_cli.core.enhancement.inference import load_bundle
 
         return cls(load_bundle(Path(path), options.device), options)
 
     def __init__(self, bundle: GeneratorBundle, options: EnhanceSettings) -> None:
-        from segan_cli.core.batch_enhance import bundle_enhancer
+        from segan_cli.core.enhancement.batch_enhance import bundle_enhancer
 
         self.bundle = bundle
         #: the CLI's single-process enhancer, with the same options
@@ -177,7 +177,7 @@ class Denoiser:
     def step(self) -> int | None:
         """GAN training steps behind the weights (generator and discriminator update once
         per step), as ``segan info`` counts them; None when the file does not say."""
-        from segan_cli.core.inference import OPTIMIZER_STEPS_PER_BATCH
+        from segan_cli.core.enhancement.inference import OPTIMIZER_STEPS_PER_BATCH
 
         package = self.bundle.package or {}
         if package.get("step") is not None:
@@ -214,7 +214,7 @@ class Denoiser:
         in gives float32 NumPy out; a tensor gives a float32 tensor on its device.
         Shapes that could be a transposed array raise :class:`SignalError`.
         """
-        from segan_cli.core.enhance import emitted_error
+        from segan_cli.core.enhancement.whole_file import emitted_error
 
         data, device = _as_numpy(x)
         frames = as_frames(data, channels_first)
@@ -240,7 +240,7 @@ class Denoiser:
         input's name is kept). It appears only when complete, never replaces the input,
         and replaces an existing file only with ``overwrite``.
         """
-        from segan_cli.core.batch_enhance import enhance_one
+        from segan_cli.core.enhancement.batch_enhance import enhance_one
         from segan_cli.core.io.output_guard import OutputExistsError
 
         try:
@@ -284,7 +284,7 @@ def load(ckpt: PathLike = "default", device: str | torch.device = "cpu", *,
     options = load_settings(extra={"enhance": {
         "chunking": chunking, "batch_size": batch_size, "seed": seed,
         "dc_block_hz": dc_block_hz, "dry": dry}}).enhance
-    from segan_cli.core.inference import load_bundle
+    from segan_cli.core.enhancement.inference import load_bundle
 
     return Denoiser(load_bundle(resolve_checkpoint(ckpt), device), options)
 

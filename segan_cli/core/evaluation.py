@@ -151,14 +151,14 @@ def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | No
     sr = manifest.sample_rate
     systems = [System("Noisy", [(n, c, x) for n, c, x in items])]
     if wiener:
-        from segan_cli.core.enhance import WienerFileEnhancer
+        from segan_cli.core.enhancement.whole_file import WienerFileEnhancer
 
         systems.append(enhanced_system("Wiener", items, sr, WienerFileEnhancer().enhance))
         systems[-1].baseline = True
     names = [Path(str(c)).name for c in ckpts]
     for i, ckpt in enumerate(ckpts):
-        from segan_cli.core.enhance import Enhancer
-        from segan_cli.core.inference import GeneratorModel, load_bundle
+        from segan_cli.core.enhancement.whole_file import Enhancer
+        from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle
         from segan_cli.weights import DEFAULT_WORD, is_default, resolve_checkpoint
 
         bundle = load_bundle(resolve_checkpoint(ckpt), device)

@@ -7,7 +7,7 @@ default's 0.6) mixed in, so it enhances as ``segan enhance`` does. The file carr
 its own metadata (sample rate, window, pre-emphasis, dry, arch, version, the source
 model's SHA-256) so :class:`ScriptedModel` (TorchScript) and :class:`OnnxModel` (ONNX,
 whose time axis is the fixed window) run it through the same streaming
-:class:`~segan_cli.core.enhance.Enhancer` as a checkpoint, with identical results up
+:class:`~segan_cli.core.enhancement.whole_file.Enhancer` as a checkpoint, with identical results up
 to float tolerance.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from segan_cli.core.inference import GeneratorBundle
+from segan_cli.core.enhancement.inference import GeneratorBundle
 from segan_cli.core.io.files import file_sha256
 from segan_cli.core.io.output_guard import guarded_file
 from segan_cli.errors import CheckpointError

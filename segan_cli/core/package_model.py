@@ -1,7 +1,7 @@
 """Turning a training checkpoint into the small model file shipped with the package.
 
 Only the inference generator is kept (the EMA copy when the run kept one, as
-:func:`~segan_cli.core.inference.load_bundle` prefers it), floating tensors in
+:func:`~segan_cli.core.enhancement.inference.load_bundle` prefers it), floating tensors in
 float16, so the file is a fraction of the checkpoint. It is still a checkpoint as
 far as the readers are concerned (``state_dict`` with ``generator.`` keys and
 ``hyper_parameters``), so ``--ckpt``, ``segan info`` and ``--init-from`` take it as
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from segan_cli.core.enhance import Enhancer
-from segan_cli.core.inference import (
+from segan_cli.core.enhancement.whole_file import Enhancer
+from segan_cli.core.enhancement.inference import (
     EMA_PREFIX,
     GENERATOR_PREFIX,
     OPTIMIZER_STEPS_PER_BATCH,

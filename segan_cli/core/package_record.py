@@ -2,7 +2,7 @@
 
 A packaged model (:mod:`segan_cli.core.package_model`) carries a record under
 :data:`PACKAGE_KEY`: its source, GAN steps and a hash of its weights. Reading it back
-is needed by ``segan info`` (through :func:`~segan_cli.core.inference.checkpoint_info`)
+is needed by ``segan info`` (through :func:`~segan_cli.core.enhancement.inference.checkpoint_info`)
 as well as by packaging, so it lives here, below both: the writer imports the reader,
 never the other way round.
 """

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from segan_cli.errors import CheckpointError, special_kind
 
 if TYPE_CHECKING:
-    from segan_cli.core.inference import GeneratorBundle
+    from segan_cli.core.enhancement.inference import GeneratorBundle
 
 DEFAULT_WORD = "default"
 DEFAULT_FILE = "default.pt"

@@ -51,7 +51,7 @@ from pydantic import ValidationError
 from torch import Tensor
 
 from segan_cli import __version__
-from segan_cli.core.inference import (
+from segan_cli.core.enhancement.inference import (
     OPTIMIZER_STEPS_PER_BATCH,
     checkpoint_settings,
     read_checkpoint,

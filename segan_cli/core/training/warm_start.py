@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from segan_cli.core.inference import (
+from segan_cli.core.enhancement.inference import (
     EMA_PREFIX,
     GENERATOR_PREFIX,
     check_stats,

@@ -23,7 +23,7 @@ from typing import Any
 import lightning as L
 from torch.utils.data import DataLoader, Dataset
 
-from segan_cli.core.batch_enhance import Job
+from segan_cli.core.enhancement.batch_enhance import Job
 from segan_cli.core.io.audio import audio_info
 from segan_cli.errors import SeganError
 

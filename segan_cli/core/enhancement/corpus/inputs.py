@@ -11,7 +11,7 @@ Corpora for ASR or TTS rarely sit in one tree, so besides a folder, ``SRC`` may 
   included). Without an output name, a recording inside the list file's folder keeps
   its relative path under DST, any other its file name.
 
-Planning follows :func:`~segan_cli.core.batch_enhance.plan`: outputs must stay inside
+Planning follows :func:`~segan_cli.core.enhancement.batch_enhance.plan`: outputs must stay inside
 DST, no output may be an input, two inputs may not share an output, and existing
 outputs are skipped (a rerun resumes). A listed file that is missing or unreadable is
 not a planning error: it fails by name when its turn comes, and the others complete.
@@ -25,7 +25,7 @@ import io
 import os
 from pathlib import Path
 
-from segan_cli.core.batch_enhance import Job, check_pattern
+from segan_cli.core.enhancement.batch_enhance import Job, check_pattern
 from segan_cli.core.io.audio import AUDIO_SUFFIXES, unreadable_reason, write_format
 from segan_cli.core.io.output_guard import resolve_output, same_file
 from segan_cli.errors import SeganError

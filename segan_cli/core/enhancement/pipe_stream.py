@@ -24,7 +24,7 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
-from segan_cli.core.enhance import STDIO, EnhanceReport, ModelOutputError, _read_blocks
+from segan_cli.core.enhancement.whole_file import STDIO, EnhanceReport, ModelOutputError, _read_blocks
 from segan_cli.core.io.audio import STDIN_NAME, AudioBytes, quiet_native_stderr, write_format
 from segan_cli.core.io.output_guard import OutputError, guarded_file
 from segan_cli.errors import AudioError
@@ -145,7 +145,7 @@ def enhance_stream(stream: BlockStream, src: PipeSource | AudioBytes | Path,
     and length out; NaN/Inf from the model stop the run before they are written.
     ``exact`` (``--dry 1``) moves the samples in the input's own type: bit for bit.
     """
-    from segan_cli.core.enhance import exact_dtype
+    from segan_cli.core.enhancement.whole_file import exact_dtype
     from segan_cli.core.io.audio import open_audio, output_subtype
 
     pipe = isinstance(src, PipeSource)

@@ -24,8 +24,8 @@ from segan_cli.core.runtime.processes import bind_to_parent, exit_if_orphaned
 from segan_cli.errors import SeganError, special_kind
 
 if TYPE_CHECKING:  # the enhancer pulls in scipy and soxr; the CLI's --help must not
-    from segan_cli.core.enhance import Destination, EnhanceReport
-    from segan_cli.core.inference import GeneratorBundle
+    from segan_cli.core.enhancement.whole_file import Destination, EnhanceReport
+    from segan_cli.core.enhancement.inference import GeneratorBundle
 
 
 class FileEnhancer(Protocol):
@@ -252,7 +252,7 @@ def model_enhancer(ckpt: Path, device: str = "cpu", chunking: str = "ola",
                    seed: int | None = None, dc_block_hz: float = 10.0,
                    dry: float | None = None) -> FileEnhancer:
     """An Enhancer for a checkpoint (module-level so worker processes can build it)."""
-    from segan_cli.core.inference import load_bundle
+    from segan_cli.core.enhancement.inference import load_bundle
 
     return bundle_enhancer(load_bundle(ckpt, device), chunking, batch_size, block_seconds,
                            seed, dc_block_hz, dry)
@@ -263,8 +263,8 @@ def bundle_enhancer(bundle: GeneratorBundle, chunking: str = "ola", batch_size: 
                     dc_block_hz: float = 10.0, dry: float | None = None) -> FileEnhancer:
     """An Enhancer for a generator already loaded in this process (``dry`` None: the
     checkpoint's own share of input mixed back)."""
-    from segan_cli.core.enhance import Enhancer
-    from segan_cli.core.inference import GeneratorModel
+    from segan_cli.core.enhancement.whole_file import Enhancer
+    from segan_cli.core.enhancement.inference import GeneratorModel
 
     return Enhancer(GeneratorModel.from_bundle(bundle, seed, dry), chunking, batch_size,
                     block_seconds, dc_block_hz)
@@ -273,7 +273,7 @@ def bundle_enhancer(bundle: GeneratorBundle, chunking: str = "ola", batch_size: 
 def wiener_enhancer(block_seconds: float = 30.0, dry: float = 0.0) -> FileEnhancer:
     """The Wiener-filter baseline as a file enhancer (streamed in blocks), with ``dry``
     of the input mixed back as for a model."""
-    from segan_cli.core.enhance import WienerFileEnhancer
+    from segan_cli.core.enhancement.whole_file import WienerFileEnhancer
 
     return WienerFileEnhancer(block_seconds, dry)
 

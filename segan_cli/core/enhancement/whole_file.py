@@ -28,7 +28,7 @@ from scipy.signal import lfilter
 
 from segan_cli.core.dsp.overlap_add import WindowStitcher
 from segan_cli.core.dsp.wiener_stream import WienerStream
-from segan_cli.core.full_band import HighBand
+from segan_cli.core.enhancement.full_band import HighBand
 from segan_cli.core.io.audio import (
     AudioBytes,
     AudioSource,
@@ -142,7 +142,7 @@ class Enhancer:
         self.block_seconds = float(block_seconds)
         self.dc_block_hz = float(dc_block_hz)
         #: an input above the model's rate keeps its band above the model's Nyquist
-        #: frequency, under the model's gain near it (:mod:`~segan_cli.core.full_band`)
+        #: frequency, under the model's gain near it (:mod:`~segan_cli.core.enhancement.full_band`)
         self.full_band = bool(full_band)
 
     @property

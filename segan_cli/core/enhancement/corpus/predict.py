@@ -1,6 +1,6 @@
 """Corpus enhancement on Lightning's predict loop: one process per device, any nodes.
 
-``Trainer.predict`` runs over :class:`~segan_cli.core.corpus_data.CorpusData`:
+``Trainer.predict`` runs over :class:`~segan_cli.core.enhancement.corpus.data.CorpusData`:
 Lightning starts the processes (or finds them started by torchrun or srun), shards the
 files with its own distributed sampler and moves the generator to each rank's device.
 Each predict step enhances one file with the very enhancer ``segan enhance`` uses
@@ -34,9 +34,9 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback
 
-from segan_cli.core.batch_enhance import FileEnhancer, Job
-from segan_cli.core.corpus_data import CorpusData, Item
-from segan_cli.core.corpus_report import Tally
+from segan_cli.core.enhancement.batch_enhance import FileEnhancer, Job
+from segan_cli.core.enhancement.corpus.data import CorpusData, Item
+from segan_cli.core.enhancement.corpus.report import Tally
 from segan_cli.core.io.output_guard import (
     OutputError,
     check_output,
