@@ -150,7 +150,7 @@ def recipe_section(settings: dict[str, Any], training: dict[str, Any]) -> list[s
 def render(args: argparse.Namespace) -> str:
     import torch
 
-    from segan_cli.core.package_model import PACKAGE_KEY, TOLERANCE
+    from segan_cli.core.packaging.model_file import PACKAGE_KEY, TOLERANCE
 
     blob = torch.load(args.model, map_location="cpu", weights_only=True)
     settings = blob["hyper_parameters"]["settings"]

@@ -21,7 +21,7 @@ DEFAULT_OUT = ROOT / "segan_cli" / "weights" / "default.pt"
 
 def main(argv: list[str] | None = None) -> int:
     """Run the packaging; 0 on success, 2 on a user error (printed as one line)."""
-    from segan_cli.core.package_model import TOLERANCE, package_checkpoint
+    from segan_cli.core.packaging.model_file import TOLERANCE, package_checkpoint
     from segan_cli.errors import SeganError
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

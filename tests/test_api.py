@@ -21,7 +21,7 @@ import torch
 import segan_cli
 from segan_cli.core.io.output_guard import OutputExistsError
 from segan_cli.core.metrics import METRICS
-from segan_cli.core.package_model import package_checkpoint
+from segan_cli.core.packaging.model_file import package_checkpoint
 from segan_cli.errors import CheckpointError, SeganError
 from segan_cli.weights import ENV_VAR, packaged_default
 from tests.conftest import Cli

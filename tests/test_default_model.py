@@ -13,7 +13,7 @@ import torch
 
 from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle
-from segan_cli.core.package_model import PACKAGE_KEY, check_signal, package_checkpoint
+from segan_cli.core.packaging.model_file import PACKAGE_KEY, check_signal, package_checkpoint
 from segan_cli.errors import CheckpointError, SeganError
 from segan_cli.weights import ENV_VAR, resolve_checkpoint
 
@@ -155,7 +155,7 @@ def test_evaluate_export_info_take_default(cli, default_env: Path, sample_corpus
     assert set(systems) == {"Noisy", "default"} and "default" in res.stdout
 
     cli("export", "--ckpt", "default", "--out", tmp_path / "g.pt")
-    from segan_cli.core.export import ScriptedModel
+    from segan_cli.core.packaging.export import ScriptedModel
 
     assert ScriptedModel(tmp_path / "g.pt").arch == "adv"
 

@@ -13,7 +13,7 @@ import soundfile as sf
 import torch
 
 from segan_cli.core.enhancement.whole_file import Enhancer
-from segan_cli.core.export import META_KEY, OnnxModel, ScriptedModel
+from segan_cli.core.packaging.export import META_KEY, OnnxModel, ScriptedModel
 from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle
 from segan_cli.weights import ENV_VAR, packaged_default
 

@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 from segan_cli.core.enhancement.whole_file import Enhancer
-from segan_cli.core.export import ScriptedModel
+from segan_cli.core.packaging.export import ScriptedModel
 from segan_cli.core.training.module import SeganGAN
 from segan_cli.errors import CheckpointError
 from segan_cli.settings import load_settings

@@ -524,7 +524,7 @@ def test_nan_checkpoint_is_not_a_starting_point(cli: Cli, env: Env, tmp_path: Pa
 
 
 def test_nan_source_is_not_packaged(tmp_path: Path) -> None:
-    from segan_cli.core.package_model import package_checkpoint
+    from segan_cli.core.packaging.model_file import package_checkpoint
 
     bad = _tiny_checkpoint(tmp_path / "bad.ckpt", edit=_nan_weight)
     with pytest.raises(CheckpointError, match="NaN"):

@@ -16,7 +16,7 @@ import soundfile as sf
 import torch
 
 from segan_cli.core.metrics import pesq_score
-from segan_cli.core.package_model import PACKAGE_KEY, TOLERANCE, weights_sha256
+from segan_cli.core.packaging.model_file import PACKAGE_KEY, TOLERANCE, weights_sha256
 from segan_cli.weights import ENV_VAR, model_card, packaged_default
 
 SHIPPED = packaged_default()

@@ -166,7 +166,7 @@ def test_condition_needs_arch_adv() -> None:
 def test_conditioned_model_exports_to_torchscript_at_any_batch(tmp_path: Path) -> None:
     """The exported module computes the Wiener channel itself, for any batch size, as
     the checkpoint does."""
-    from segan_cli.core.export import ScriptedModel, export_torchscript
+    from segan_cli.core.packaging.export import ScriptedModel, export_torchscript
 
     ds = SineWindows(8)
     module = SeganGAN(conditioned(), STATS)

@@ -33,7 +33,7 @@ def export(
     pre-emphasised in and out when the model uses pre-emphasis (`segan` arch). Its
     metadata records the sample rate, window, pre-emphasis, dry, arch, version and the
     source model's SHA-256. The ONNX file's time axis is one window;
-    `segan_cli.core.export.OnnxModel` runs recordings of any length through it.
+    `segan_cli.core.packaging.export.OnnxModel` runs recordings of any length through it.
 
     **Examples**
 
@@ -42,7 +42,7 @@ def export(
     segan export --ckpt runs/adv/best.ckpt --out adv.pt --onnx adv.onnx
     ```
     """
-    from segan_cli.core.export import export_dry, export_onnx, export_torchscript
+    from segan_cli.core.packaging.export import export_dry, export_onnx, export_torchscript
     from segan_cli.core.enhancement.inference import load_bundle
 
     if dry is not None and not 0.0 <= dry <= 1.0:

@@ -1,6 +1,6 @@
 """What a packaged model file says about itself, read back without packaging anything.
 
-A packaged model (:mod:`segan_cli.core.package_model`) carries a record under
+A packaged model (:mod:`segan_cli.core.packaging.model_file`) carries a record under
 :data:`PACKAGE_KEY`: its source, GAN steps and a hash of its weights. Reading it back
 is needed by ``segan info`` (through :func:`~segan_cli.core.enhancement.inference.checkpoint_info`)
 as well as by packaging, so it lives here, below both: the writer imports the reader,

@@ -32,7 +32,7 @@ from segan_cli.core.enhancement.inference import (
     read_checkpoint,
 )
 from segan_cli.core.io.output_guard import check_output, guarded_file
-from segan_cli.core.package_record import PACKAGE_KEY, weights_sha256
+from segan_cli.core.packaging.record import PACKAGE_KEY, weights_sha256
 from segan_cli.core.training.run import INIT_RECORD
 from segan_cli.errors import CheckpointError, SeganError
 
