@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from segan_cli.core.data.pipeline.manifest import load_manifest  # noqa: E402
 from segan_cli.core.data.sources.pairs import list_audio  # noqa: E402
 from segan_cli.core.enhancement.whole_file import Enhancer, WienerFileEnhancer  # noqa: E402
-from segan_cli.core.evaluation import (  # noqa: E402
+from segan_cli.core.evaluation.plans import (  # noqa: E402
     System,
     corpus_pairs,
     enhanced_system,

@@ -223,7 +223,7 @@ def test_evaluate_warns_once_for_a_short_file(cli, voicebank_sample: Path,
 
 def test_enhanced_rows_hold_one_chunk_at_a_time(corpus: Path, monkeypatch) -> None:
     """Scores do not depend on the chunking; no more than a chunk is held enhanced."""
-    from segan_cli.core import evaluation
+    from segan_cli.core.evaluation import plans as evaluation
 
     def table(chunk: int) -> dict:
         monkeypatch.setattr(evaluation, "CHUNK_FILES", chunk)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from segan_cli.core.evaluation import TABLE_COLUMNS
+from segan_cli.core.evaluation.plans import TABLE_COLUMNS
 
 
 class Page(HTMLParser):
@@ -300,7 +300,7 @@ def test_bad_report_requests_write_nothing(cli, voicebank_sample: Path,
 
 def test_only_the_listening_files_are_kept(voicebank_sample: Path) -> None:
     """Rows keep just the enhanced signals they are asked for; another is made again."""
-    from segan_cli.core.evaluation import (
+    from segan_cli.core.evaluation.plans import (
         System,
         enhanced_output,
         enhanced_system,

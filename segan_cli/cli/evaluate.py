@@ -106,7 +106,7 @@ def evaluate(
     segan evaluate --data data/demo --ckpt default --report report/
     ```
     """
-    from segan_cli.core.evaluation import (
+    from segan_cli.core.evaluation.plans import (
         PAPER_ROWS,
         VOICEBANK_NAME,
         corpus_systems,
@@ -115,7 +115,7 @@ def evaluate(
         score_systems,
         table_columns,
     )
-    from segan_cli.core.paired import baseline_rows, comparisons
+    from segan_cli.core.evaluation.paired import baseline_rows, comparisons
     from segan_cli.core.report import (
         ListeningChoice,
         build_report,

@@ -328,7 +328,7 @@ def evaluate_folder(clean_dir: PathLike, enhanced_dir: PathLike, mode: str = "st
     ``result.failures``. ``result.rows`` holds per-file scores, ``result.means()`` and
     ``result.summary`` the means with 95% intervals.
     """
-    from segan_cli.core.evaluation import folder_systems, score_systems
+    from segan_cli.core.evaluation.plans import folder_systems, score_systems
     from segan_cli.core.metrics.suite import Failure
 
     (system,) = folder_systems(Path(clean_dir), [Path(enhanced_dir)])

@@ -3,7 +3,7 @@
 Every signal is brought to one rate (the corpus's, else the clean file's) and written
 as 16-bit PCM WAV, which every browser plays and which keeps the folder small enough
 to zip and send. Enhanced rows' outputs come from memory (see
-:func:`~segan_cli.core.evaluation.enhanced_output`); files are read from disk.
+:func:`~segan_cli.core.evaluation.plans.enhanced_output`); files are read from disk.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from segan_cli.core.evaluation import System, enhanced_output
+from segan_cli.core.evaluation.plans import System, enhanced_output
 from segan_cli.core.io.audio import audio_info, load_mono
 from segan_cli.core.report.numbers import compared, reference
 from segan_cli.errors import SeganError

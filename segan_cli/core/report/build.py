@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from segan_cli import __version__
-from segan_cli.core.evaluation import NOISY_LABEL, System, metric_header
+from segan_cli.core.evaluation.plans import NOISY_LABEL, System, metric_header
 from segan_cli.core.report import audio as report_audio
 from segan_cli.core.report import html, plots, spectrograms
 from segan_cli.core.report.choice import ListeningChoice, file_names

@@ -4,7 +4,7 @@ The default is the best, the median and the worst file by PESQ gain over Noisy o
 first model row (the first checkpoint or folder row; the Wiener baseline only when it
 is the sole row beside Noisy; its PESQ when there is no Noisy row); ``N`` files are
 spread evenly over that ranking, best to worst. The choice is also the ``keep`` hook of
-:func:`~segan_cli.core.evaluation.score_systems`: a row scored after the ranking row
+:func:`~segan_cli.core.evaluation.plans.score_systems`: a row scored after the ranking row
 keeps just these enhanced signals while it is scored. The files are known only once
 the ranking row is scored, so the few signals of that row and of the rows before it
 (the Wiener baseline) are enhanced again when the report is built (the enhancers are
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from segan_cli.core.evaluation import System
+from segan_cli.core.evaluation.plans import System
 from segan_cli.core.report.numbers import compared, gains, reference
 from segan_cli.errors import SeganError, name_list
 

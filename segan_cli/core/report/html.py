@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import jinja2
 
-from segan_cli.core.evaluation import metric_header
+from segan_cli.core.evaluation.plans import metric_header
 from segan_cli.core.metrics import MetricSummary
 from segan_cli.core.report.folder import GENERATOR
 from segan_cli.core.report.numbers import FileRow

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from segan_cli.core.evaluation import NOISY_LABEL, System
+from segan_cli.core.evaluation.plans import NOISY_LABEL, System
 from segan_cli.core.metrics import MetricSummary
 
 
