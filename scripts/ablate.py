@@ -133,8 +133,8 @@ class BudgetStop:
 
 def score_model(ckpt: Path, utterances, settings) -> dict[str, float]:
     """Mean suite scores with noisy input, and PESQ/STOI with clean input."""
-    from segan_cli.core.enhancement.whole_file import Enhancer
     from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle
+    from segan_cli.core.enhancement.whole_file import Enhancer
 
     bundle = load_bundle(ckpt)
     enhancer = Enhancer(GeneratorModel.from_bundle(bundle), settings.enhance.chunking,

@@ -38,8 +38,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle
+from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.training.module import SeganGAN
 from segan_cli.settings import load_settings
 

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from segan_cli.core.data.pipeline.manifest import load_manifest  # noqa: E402
+from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle  # noqa: E402
 from segan_cli.core.enhancement.whole_file import Enhancer  # noqa: E402
 from segan_cli.core.evaluation.plans import (  # noqa: E402
     System,
@@ -33,7 +34,6 @@ from segan_cli.core.evaluation.plans import (  # noqa: E402
     score_systems,
     spread_evenly,
 )
-from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle  # noqa: E402
 from segan_cli.core.io.files import write_text_atomic  # noqa: E402
 
 CLEAN_PESQ, CLEAN_STOI = 4.0, 0.98

@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from segan_cli.core.data.pipeline.manifest import load_manifest  # noqa: E402
 from segan_cli.core.data.sources.pairs import list_audio  # noqa: E402
+from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle  # noqa: E402
 from segan_cli.core.enhancement.whole_file import Enhancer, WienerFileEnhancer  # noqa: E402
 from segan_cli.core.evaluation.plans import (  # noqa: E402
     System,
@@ -37,7 +38,6 @@ from segan_cli.core.evaluation.plans import (  # noqa: E402
     score_systems,
     spread_evenly,
 )
-from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle  # noqa: E402
 from segan_cli.core.io.files import write_text_atomic  # noqa: E402
 from segan_cli.weights import resolve_checkpoint  # noqa: E402
 

@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from segan_cli.core.data.sources.pairs import list_audio  # noqa: E402
-from segan_cli.core.enhancement.whole_file import Enhancer  # noqa: E402
 from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle  # noqa: E402
+from segan_cli.core.enhancement.whole_file import Enhancer  # noqa: E402
 from segan_cli.core.io.audio import load_mono  # noqa: E402
 from segan_cli.weights import resolve_checkpoint  # noqa: E402
 

@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle
+from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.packaging.model_file import PACKAGE_KEY, check_signal, package_checkpoint
 from segan_cli.errors import CheckpointError, SeganError
 from segan_cli.weights import ENV_VAR, resolve_checkpoint

@@ -12,9 +12,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle
 from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.packaging.export import META_KEY, OnnxModel, ScriptedModel
-from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle
 from segan_cli.weights import ENV_VAR, packaged_default
 
 

@@ -12,8 +12,8 @@ import soundfile as sf
 import soxr
 from scipy.signal import butter, sosfiltfilt
 
-from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.enhancement.full_band import G_MIN
+from segan_cli.core.enhancement.whole_file import Enhancer
 
 #: a real 44.1 kHz speech recording (a volunteer's, Debian's tuxpaint-stamps-default,
 #: GPL-2) in the cache `segan prepare demo --size full` fills; absent elsewhere

@@ -12,9 +12,9 @@ from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from segan_cli.core.enhancement.inference import GeneratorModel, checkpoint_info, load_bundle
-from segan_cli.core.training.losses import relative_floor, stft_loss
 from segan_cli.core.models import build_generator, count_parameters
 from segan_cli.core.models.adv_generator import HEADS
+from segan_cli.core.training.losses import relative_floor, stft_loss
 from segan_cli.core.training.module import SeganGAN
 from segan_cli.errors import SettingsError
 from segan_cli.settings import Settings, load_settings, settings_to_yaml

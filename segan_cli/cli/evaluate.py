@@ -106,6 +106,7 @@ def evaluate(
     segan evaluate --data data/demo --ckpt default --report report/
     ```
     """
+    from segan_cli.core.evaluation.paired import baseline_rows, comparisons
     from segan_cli.core.evaluation.plans import (
         PAPER_ROWS,
         VOICEBANK_NAME,
@@ -115,7 +116,6 @@ def evaluate(
         score_systems,
         table_columns,
     )
-    from segan_cli.core.evaluation.paired import baseline_rows, comparisons
     from segan_cli.core.report import (
         ListeningChoice,
         build_report,

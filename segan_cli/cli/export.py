@@ -42,8 +42,8 @@ def export(
     segan export --ckpt runs/adv/best.ckpt --out adv.pt --onnx adv.onnx
     ```
     """
-    from segan_cli.core.packaging.export import export_dry, export_onnx, export_torchscript
     from segan_cli.core.enhancement.inference import load_bundle
+    from segan_cli.core.packaging.export import export_dry, export_onnx, export_torchscript
 
     if dry is not None and not 0.0 <= dry <= 1.0:
         raise SeganError(f"--dry {dry:g} is outside 0..1")

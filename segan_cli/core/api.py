@@ -2,8 +2,8 @@
 
 ``segan_cli.load``, ``segan_cli.evaluate`` and the rest are re-exported from here. Each
 call reuses the pieces the CLI runs (``--ckpt default`` resolution, the streaming
-:class:`~segan_cli.core.enhancement.whole_file.Enhancer` with the ``enhance`` settings' defaults, the
-batch planner's output checks, the metrics suite), so a notebook and ``segan enhance``
+:class:`~segan_cli.core.enhancement.whole_file.Enhancer` with the ``enhance`` settings'
+defaults, the batch planner's output checks, the metrics suite), so a notebook and ``segan enhance``
 or ``segan evaluate`` give the same numbers. Torch is imported when a model is loaded,
 not when this module is.
 
@@ -29,8 +29,8 @@ from segan_cli.errors import SeganError
 if TYPE_CHECKING:
     import torch
 
-    from segan_cli.core.enhancement.whole_file import Enhancer, EnhanceReport
     from segan_cli.core.enhancement.inference import GeneratorBundle
+    from segan_cli.core.enhancement.whole_file import Enhancer, EnhanceReport
     from segan_cli.core.metrics.suite import BatchResult
     from segan_cli.settings import EnhanceSettings
 

@@ -24,8 +24,8 @@ from segan_cli.core.runtime.processes import bind_to_parent, exit_if_orphaned
 from segan_cli.errors import SeganError, special_kind
 
 if TYPE_CHECKING:  # the enhancer pulls in scipy and soxr; the CLI's --help must not
-    from segan_cli.core.enhancement.whole_file import Destination, EnhanceReport
     from segan_cli.core.enhancement.inference import GeneratorBundle
+    from segan_cli.core.enhancement.whole_file import Destination, EnhanceReport
 
 
 class FileEnhancer(Protocol):
@@ -263,8 +263,8 @@ def bundle_enhancer(bundle: GeneratorBundle, chunking: str = "ola", batch_size: 
                     dc_block_hz: float = 10.0, dry: float | None = None) -> FileEnhancer:
     """An Enhancer for a generator already loaded in this process (``dry`` None: the
     checkpoint's own share of input mixed back)."""
-    from segan_cli.core.enhancement.whole_file import Enhancer
     from segan_cli.core.enhancement.inference import GeneratorModel
+    from segan_cli.core.enhancement.whole_file import Enhancer
 
     return Enhancer(GeneratorModel.from_bundle(bundle, seed, dry), chunking, batch_size,
                     block_seconds, dc_block_hz)

@@ -24,7 +24,12 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
-from segan_cli.core.enhancement.whole_file import STDIO, EnhanceReport, ModelOutputError, _read_blocks
+from segan_cli.core.enhancement.whole_file import (
+    STDIO,
+    EnhanceReport,
+    ModelOutputError,
+    _read_blocks,
+)
 from segan_cli.core.io.audio import STDIN_NAME, AudioBytes, quiet_native_stderr, write_format
 from segan_cli.core.io.output_guard import OutputError, guarded_file
 from segan_cli.errors import AudioError

@@ -157,8 +157,8 @@ def corpus_systems(root: Path, split: str = "test", ckpts: list[Path | str] | No
         systems[-1].baseline = True
     names = [Path(str(c)).name for c in ckpts]
     for i, ckpt in enumerate(ckpts):
-        from segan_cli.core.enhancement.whole_file import Enhancer
         from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle
+        from segan_cli.core.enhancement.whole_file import Enhancer
         from segan_cli.weights import DEFAULT_WORD, is_default, resolve_checkpoint
 
         bundle = load_bundle(resolve_checkpoint(ckpt), device)

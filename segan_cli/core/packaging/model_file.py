@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.enhancement.inference import (
     EMA_PREFIX,
     GENERATOR_PREFIX,
@@ -31,6 +30,7 @@ from segan_cli.core.enhancement.inference import (
     load_bundle,
     read_checkpoint,
 )
+from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.io.output_guard import check_output, guarded_file
 from segan_cli.core.packaging.record import PACKAGE_KEY, weights_sha256
 from segan_cli.core.training.run import INIT_RECORD

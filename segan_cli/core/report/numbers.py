@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from segan_cli.core.evaluation.paired import by_name, paired_differences
 from segan_cli.core.evaluation.plans import NOISY_LABEL, PAPER_ROWS, VOICEBANK_NAME, System
 from segan_cli.core.metrics import MetricSummary
-from segan_cli.core.evaluation.paired import by_name, paired_differences
 
 
 def reference(systems: list[System]) -> System | None:

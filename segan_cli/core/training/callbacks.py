@@ -19,8 +19,8 @@ import numpy as np
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from segan_cli.core.data.pipeline.datamodule import SeganDataModule
-from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.enhancement.inference import GeneratorModel
+from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.io.output_guard import fault, output_error
 from segan_cli.core.training.module import SeganGAN
 from segan_cli.settings import Settings

@@ -56,9 +56,9 @@ from segan_cli.core.enhancement.inference import (
     checkpoint_settings,
     read_checkpoint,
 )
-from segan_cli.core.training.losses import stft_loss
 from segan_cli.core.models import build_discriminator, build_generator
 from segan_cli.core.models.transforms import SignalTransform
+from segan_cli.core.training.losses import stft_loss
 from segan_cli.core.training.metric_gan import (
     check_metric_settings,
     pesq_targets,
