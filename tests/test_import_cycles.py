@@ -118,3 +118,37 @@ def test_a_cycle_is_found_and_named(tmp_path: Path) -> None:
                                       " -> pkg.a")
     del graph["pkg.c"]["pkg.a"]
     assert find_cycle(graph) is None
+
+
+def package_graph(graph: Graph, root: str = "segan_cli.core") -> Graph:
+    """The module graph folded onto ``root``'s sub-packages (and top modules): an edge
+    from one package to another when any module of the first imports one of the second."""
+    depth = root.count(".") + 2
+
+    def package(module: str) -> str | None:
+        inside = module.startswith(root + ".")
+        return ".".join(module.split(".")[:depth]) if inside else None
+
+    folded: Graph = {}
+    for module, imported in graph.items():
+        a = package(module)
+        if a is None:
+            continue
+        folded.setdefault(a, {})
+        for other, line in imported.items():
+            b = package(other)
+            if b is not None and b != a:
+                folded[a].setdefault(b, line)
+    return folded
+
+
+def test_no_two_core_packages_import_each_other() -> None:
+    # the README's Architecture section: low packages know nothing of the high ones
+    folded = package_graph(import_graph())
+    assert {"segan_cli.core.io", "segan_cli.core.enhancement",
+            "segan_cli.core.training"} <= set(folded)
+    cycle = find_cycle(folded)
+    assert cycle is None, f"packages in a circle: {' -> '.join(cycle or [])}"
+    for low in ("runtime", "dsp", "models"):
+        assert folded.get(f"segan_cli.core.{low}", {}) == {}, low
+    assert set(folded["segan_cli.core.io"]) == {"segan_cli.core.runtime"}

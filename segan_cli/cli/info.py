@@ -86,7 +86,7 @@ def info(
 def _steps_in_all(data: dict, ckpt: Path) -> None:
     """Add every stage's GAN steps beside ``gan_steps`` (the last stage's): the default
     model's card counts stage 1 + stage 2, and two different numbers read as an error."""
-    from segan_cli.core.packaging.record import steps_in_all
+    from segan_cli.core.enhancement.package_record import steps_in_all
     from segan_cli.weights import model_card, packaged_default
 
     shipped = packaged_default()

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from segan_cli.core.enhancement.package_record import package_record
 from segan_cli.core.models import GeneratorBase, SignalTransform, build_generator
 from segan_cli.core.models.transforms import STAT_KEYS
-from segan_cli.core.packaging.record import package_record
 from segan_cli.errors import CheckpointError, SeganError, SettingsError, special_kind
 from segan_cli.settings import Settings, check_device_name, validate_settings
 

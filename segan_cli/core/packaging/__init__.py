@@ -1,3 +1,3 @@
 """A trained generator made into something to ship: the packaged model file
-(``model_file`` writes it, ``record`` reads its record back) and TorchScript or ONNX
-exports (``export``)."""
+(``model_file``; its record is read back by :mod:`~segan_cli.core.enhancement.package_record`,
+as loading a model needs it) and TorchScript or ONNX exports (``export``)."""

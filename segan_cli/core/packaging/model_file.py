@@ -30,9 +30,9 @@ from segan_cli.core.enhancement.inference import (
     load_bundle,
     read_checkpoint,
 )
+from segan_cli.core.enhancement.package_record import PACKAGE_KEY, weights_sha256
 from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.io.output_guard import check_output, guarded_file
-from segan_cli.core.packaging.record import PACKAGE_KEY, weights_sha256
 from segan_cli.core.training.run import INIT_RECORD
 from segan_cli.errors import CheckpointError, SeganError
 

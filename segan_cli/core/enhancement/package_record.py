@@ -2,9 +2,10 @@
 
 A packaged model (:mod:`segan_cli.core.packaging.model_file`) carries a record under
 :data:`PACKAGE_KEY`: its source, GAN steps and a hash of its weights. Reading it back
-is needed by ``segan info`` (through :func:`~segan_cli.core.enhancement.inference.checkpoint_info`)
-as well as by packaging, so it lives here, below both: the writer imports the reader,
-never the other way round.
+is part of loading a model (``segan info``, through
+:func:`~segan_cli.core.enhancement.inference.checkpoint_info`) as well as of packaging,
+so it lives with the loading, below packaging: the writer imports the reader, never the
+other way round.
 """
 
 from __future__ import annotations
