@@ -278,6 +278,16 @@ class SeganGAN(pl.LightningModule):
 
         The decay warms up as min(decay, (1 + step) / (10 + step)) so that early
         validations do not score the random initialisation.
+
+        Kept hand-written rather than ``torch.optim.swa_utils.AveragedModel`` or
+        Lightning's ``WeightAveraging`` callback, which do not do the same thing:
+        AveragedModel stores the copy under ``module.`` with an ``n_averaged`` buffer,
+        renaming the ``generator_ema.*`` keys of every checkpoint and packaged model
+        already written; with ``use_buffers`` it averages the batch-norm statistics
+        instead of copying them, without it leaves them stale; and the callback
+        averages the whole LightningModule, the discriminator included, swapping the
+        average into the live model for validation. The ten lines below are the
+        exact behaviour, resumable from the step counter alone.
         """
         if self.generator_ema is None:
             return
