@@ -1,15 +1,22 @@
 #!/usr/bin/env python
-"""Choose the default model among checkpoints and dry shares, on the validation split only.
+"""Choose the default model among checkpoints, dry shares and correction shares, on the
+validation split only.
 
-Every (checkpoint, dry share) pair enhances the validation split's noisy files and its
-clean files ("clean-in"); the rule, fixed before looking: among the pairs that keep
-clean speech (validation clean-in PESQ >= 4.0 and STOI >= 0.98, the default model's
-clean-in targets), the highest mean of validation PESQ and CBAK gains over Noisy; if no
-pair keeps clean speech, the one with the highest clean-in PESQ. The
-test splits and the VoiceBank sample are never read here.
+A candidate is a (checkpoint, dry share, correction share) triple: ``--dry`` is the
+share of input mixed back (``enhance.dry``), ``--shares`` a residual model's share of
+its learned correction (``base + share x correction``, see
+:mod:`segan_cli.core.models.correction`; 1 is the model as trained). Each candidate
+enhances the validation split's noisy files and its clean files ("clean-in"). Every
+checkpoint is first scored as trained (dry 0, share 1); the ``--finalists`` with the
+highest gain then go through the whole grid of dry and correction shares. The rule,
+fixed before looking: among the candidates that keep clean speech (validation clean-in
+PESQ >= 4.0 and STOI >= 0.98, the default model's clean-in targets), the highest mean
+of validation PESQ and CBAK gains over Noisy; if none keeps clean speech, the one with
+the highest clean-in PESQ. The test splits and the VoiceBank sample are never read here.
 
     .venv/bin/python scripts/choose_default.py --corpus data/demo-full \\
-        --ckpts runs/a/best.ckpt runs/b/best.ckpt --dry 0 0.3 0.5 --out runs/choice
+        --ckpts runs/a/best.ckpt runs/b/best.ckpt --dry 0 0.3 --shares 0.5 1 \\
+        --out runs/choice
 
 Writes ``OUT/choice.json`` and ``OUT/choice.md`` and prints the table.
 """
@@ -35,6 +42,10 @@ from segan_cli.core.evaluation.plans import (  # noqa: E402
     spread_evenly,
 )
 from segan_cli.core.io.files import write_text_atomic  # noqa: E402
+from segan_cli.core.models.correction import (  # noqa: E402
+    has_residual_head,
+    scale_generator,
+)
 
 CLEAN_PESQ, CLEAN_STOI = 4.0, 0.98
 
@@ -44,6 +55,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--ckpts", type=Path, nargs="+", required=True)
     ap.add_argument("--dry", type=float, nargs="+", default=[0.0])
+    ap.add_argument("--shares", type=float, nargs="+", default=[1.0],
+                    help="correction shares of a residual model (1: as trained)")
+    ap.add_argument("--finalists", type=int, default=3,
+                    help="checkpoints that go through the whole grid (0: all)")
     ap.add_argument("--limit", type=int, default=0, help="at most this many files (0: all)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", type=Path, required=True)
@@ -71,33 +86,47 @@ def main(argv: list[str] | None = None) -> int:
     noisy = System("Noisy", list(items))
     score_systems([noisy], args.workers, "default")
     base = means(noisy)
-    rows = []
-    for ckpt in args.ckpts:
+    rows: list[dict] = []
+
+    def score(ckpt: Path, dry: float, share: float) -> dict:
         bundle = load_bundle(ckpt)
         s = bundle.settings
+        if share != 1.0:
+            scale_generator(bundle.generator, share)
+        enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=dry), s.enhance.chunking,
+                            s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
+        den = enhanced_system("model", items, sr, enhancer.enhance)
+        cin = enhanced_system("clean-in", clean_items, sr, enhancer.enhance)
+        score_systems([den, cin], args.workers, "default")
+        m, c = means(den), means(cin)
+        gain = ((m["pesq"] - base["pesq"]) + (m["cbak"] - base["cbak"])) / 2
+        row = {"ckpt": str(ckpt), "step": bundle.step, "dry": dry, "share": share,
+               "gain": gain, "valid": m, "clean_pesq": c["pesq"], "clean_stoi": c["stoi"]}
+        print(f"{ckpt} dry {dry:g} share {share:g}: valid PESQ {m['pesq']:.3f} CBAK "
+              f"{m['cbak']:.3f} SSNR {m['ssnr']:.2f} STOI {m['stoi']:.3f} (gain {gain:+.3f}); "
+              f"clean-in PESQ {c['pesq']:.3f} STOI {c['stoi']:.3f}", flush=True)
+        rows.append(row)
+        return row
+
+    first = {ckpt: score(ckpt, 0.0, 1.0) for ckpt in args.ckpts}
+    ranked = sorted(args.ckpts, key=lambda c: first[c]["gain"], reverse=True)
+    for ckpt in ranked[:args.finalists or None]:
+        residual = has_residual_head(load_bundle(ckpt).settings)
         for dry in args.dry:
-            enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=dry), s.enhance.chunking,
-                                s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
-            den = enhanced_system("model", items, sr, enhancer.enhance)
-            cin = enhanced_system("clean-in", clean_items, sr, enhancer.enhance)
-            score_systems([den, cin], args.workers, "default")
-            m, c = means(den), means(cin)
-            gain = ((m["pesq"] - base["pesq"]) + (m["cbak"] - base["cbak"])) / 2
-            rows.append({"ckpt": str(ckpt), "step": bundle.step, "dry": dry, "gain": gain,
-                         "valid": m, "clean_pesq": c["pesq"], "clean_stoi": c["stoi"]})
-            print(f"{ckpt} dry {dry}: valid PESQ {m['pesq']:.3f} CBAK {m['cbak']:.3f} "
-                  f"SSNR {m['ssnr']:.2f} STOI {m['stoi']:.3f} (gain {gain:+.3f}); clean-in "
-                  f"PESQ {c['pesq']:.3f} STOI {c['stoi']:.3f}", flush=True)
+            for share in (args.shares if residual else [1.0]):
+                if (dry, share) != (0.0, 1.0):
+                    score(ckpt, dry, share)
     best = choose(rows)
     lines = [f"Validation split of `{args.corpus}`, {len(items)} files. Noisy: PESQ "
              f"{base['pesq']:.3f} CBAK {base['cbak']:.3f} SSNR {base['ssnr']:.2f} STOI "
              f"{base['stoi']:.3f}.", "",
-             "| checkpoint | step | dry | PESQ | CBAK | SSNR | STOI | gain | clean-in PESQ "
-             "| clean-in STOI |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| checkpoint | step | dry | share | PESQ | CBAK | SSNR | STOI | gain "
+             "| clean-in PESQ | clean-in STOI |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         mark = " **chosen**" if r is best else ""
         v = r["valid"]
-        lines.append(f"| {r['ckpt']}{mark} | {r['step']} | {r['dry']:g} | {v['pesq']:.3f} | "
+        lines.append(f"| {r['ckpt']}{mark} | {r['step']} | {r['dry']:g} | {r['share']:g} "
+                     f"| {v['pesq']:.3f} | "
                      f"{v['cbak']:.3f} | {v['ssnr']:.2f} | {v['stoi']:.3f} | {r['gain']:+.3f} "
                      f"| {r['clean_pesq']:.3f} | {r['clean_stoi']:.3f} |")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         {"noisy": base, "rows": rows, "chosen": best, "files": len(items)}, indent=2))
     write_text_atomic(args.out / "choice.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
-    print(f"chosen: {best['ckpt']} at dry {best['dry']:g}")
+    print(f"chosen: {best['ckpt']} at dry {best['dry']:g}, correction share {best['share']:g}")
     return 0
 
 

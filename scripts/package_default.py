@@ -6,7 +6,8 @@ before writing that it enhances a few seconds of audio within 1e-3 of the float3
 checkpoint. Prints the file size and that difference.
 
     .venv/bin/python scripts/package_default.py RUN_DIR/best.ckpt \
-        [--out segan_cli/weights/default.pt] [--audio noisy.wav] [--overwrite]
+        [--out segan_cli/weights/default.pt] [--audio noisy.wav] [--overwrite] \
+        [--dry 0.2] [--share 0.5]
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     ap.add_argument("--dry", type=float, default=None,
                     help="the model's own share of input mixed back (enhance.dry), 0..1")
+    ap.add_argument("--share", type=float, default=None,
+                    help="a residual model's share of its learned correction, 0..1 "
+                         "(scripts/choose_default.py chooses it; default: as trained)")
     args = ap.parse_args(argv)
     try:
         signal = rate = None
@@ -43,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             rate = audio_info(args.audio).sample_rate
             signal = load_mono(args.audio, rate)[: 10 * rate]
         report = package_checkpoint(args.ckpt, args.out, args.overwrite, signal, rate,
-                                    args.tolerance, args.dry)
+                                    args.tolerance, args.dry, args.share)
     except SeganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -5,7 +5,7 @@
 #                                       # (resumes whichever stage was running)
 #   scripts/train_default.sh status     # how far each stage is, and its CPU-hours so far
 #   scripts/train_default.sh wait       # block until the background run ends
-#   scripts/train_default.sh choose     # checkpoint and dry share, on the validation split
+#   scripts/train_default.sh choose     # checkpoint, dry and correction share, on validation
 #   scripts/train_default.sh package    # the chosen one -> segan_cli/weights/default.pt
 #
 # Two stages, each on one thread (SEGAN_THREADS), leaving the other core of a 2-core
@@ -113,15 +113,15 @@ choose)
     mapfile -t ckpts < <(ls "$run2"/checkpoints/step-*.ckpt "$run2/checkpoints/last.ckpt" \
                             "$run/checkpoints/last.ckpt" 2>/dev/null)
     .venv/bin/python scripts/choose_default.py --corpus "$data" \
-        --ckpts "${ckpts[@]}" --dry 0 0.1 0.2 0.3 --limit 48 \
+        --ckpts "${ckpts[@]}" --dry 0 0.1 0.2 0.3 --shares 0.25 0.5 0.75 1 --limit 48 \
         --out "$run/choice" "${@:2}"
     ;;
 package)
     choice="$run/choice/choice.json"
     if [ ! -f "$choice" ]; then echo "[default] run '$0 choose' first" >&2; exit 2; fi
-    read -r ckpt dry < <(.venv/bin/python -c 'import json,sys; c=json.load(open(sys.argv[1]))["chosen"]; print(c["ckpt"], c["dry"])' "$choice")
+    read -r ckpt dry share < <(.venv/bin/python -c 'import json,sys; c=json.load(open(sys.argv[1]))["chosen"]; print(c["ckpt"], c["dry"], c.get("share", 1.0))' "$choice")
     .venv/bin/python scripts/package_default.py "$ckpt" \
-        --out segan_cli/weights/default.pt --dry "$dry" "${@:2}"
+        --out segan_cli/weights/default.pt --dry "$dry" --share "$share" "${@:2}"
     ;;
 _stages)
     stages

@@ -419,3 +419,66 @@ def test_shrink_correction_scales_exactly_the_learned_correction(source: Path,
                             str(source), "--share", "0.5", "--out", str(out)],
                            capture_output=True, text=True)
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_package_bakes_in_a_share_of_the_learned_correction(source: Path,
+                                                            tmp_path: Path) -> None:
+    """``--share``: the shipped weights give exactly base + share x correction, and the
+    record says which share; a model without a residual head has none to scale."""
+    out = package_checkpoint(source, tmp_path / "half.pt", share=0.5).out
+    full, half = load_bundle(source), load_bundle(out)
+    assert half.package is not None and half.package["correction_share"] == 0.5
+    x = torch.from_numpy(np.random.default_rng(1).standard_normal((2, 1, 2048))
+                         .astype(np.float32) * 0.1)
+    with torch.no_grad():
+        base = x * full.generator.skip_scale + full.generator.skip_shift
+        want = base + 0.5 * (full.generator(x) - base)
+        got = half.generator(x)
+    assert torch.allclose(got, want, atol=2e-3)  # float16 weights
+    assert not torch.allclose(full.generator(x), got, atol=2e-3)
+    with pytest.raises(SeganError, match="outside 0..1"):
+        package_checkpoint(source, tmp_path / "bad.pt", share=1.5)
+    assert not (tmp_path / "bad.pt").exists()
+
+
+def test_package_refuses_a_share_without_a_residual_head(corpus: Path,
+                                                         tmp_path: Path) -> None:
+    from tests.conftest import Cli
+
+    run = tmp_path / "seed"
+    Cli()("train", "--data", corpus, "--out", run, "--config", TINY, "--arch", "adv",
+          "--set", "data.window=2048", "--set", "data.hop=1024", *RUN, "--max-steps", "1")
+    with pytest.raises(SeganError, match="no residual head"):
+        package_checkpoint(run / "checkpoints" / "last.ckpt", tmp_path / "m.pt", share=0.5)
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_choose_default_scores_the_finalists_over_the_grid(corpus: Path, source: Path,
+                                                           tmp_path: Path) -> None:
+    """Every checkpoint as trained, then the finalist over dry x correction shares; the
+    choice names its share, and the packaged choice is what was scored."""
+    spec = importlib.util.spec_from_file_location("choose_default",
+                                                  REPO / "scripts" / "choose_default.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    other = tmp_path / "copy.ckpt"
+    other.write_bytes(source.read_bytes())
+    out = tmp_path / "choice"
+    assert script.main(["--corpus", str(corpus), "--ckpts", str(source), str(other),
+                        "--dry", "0", "0.3", "--shares", "0", "1", "--finalists", "1",
+                        "--limit", "2", "--out", str(out)]) == 0
+    data = json.loads((out / "choice.json").read_text())
+    combos = [(r["ckpt"], r["dry"], r["share"]) for r in data["rows"]]
+    # two as trained, then the finalist's three other grid points
+    assert len(combos) == 5 and len(set(combos)) == 5
+    assert combos[0][1:] == combos[1][1:] == (0.0, 1.0)
+    finalist = combos[2][0]
+    assert {c[1:] for c in combos[2:]} == {(0.0, 0.0), (0.3, 0.0), (0.3, 1.0)}
+    assert all(c[0] == finalist for c in combos[2:])
+    rows = {c[1:]: r for c, r in zip(combos, data["rows"], strict=True) if c[0] == finalist}
+    # share 0 is the base alone: with a tiny barely-trained model, another output
+    assert rows[(0.0, 0.0)]["valid"] != rows[(0.0, 1.0)]["valid"]
+    chosen = data["chosen"]
+    assert {"ckpt", "dry", "share"} <= set(chosen)
+    assert "| share |" in (out / "choice.md").read_text()

@@ -33,6 +33,7 @@ from segan_cli.core.enhancement.inference import (
 from segan_cli.core.enhancement.package_record import PACKAGE_KEY, weights_sha256
 from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.io.output_guard import check_output, guarded_file
+from segan_cli.core.models.correction import has_residual_head, scale_generator, scale_state
 from segan_cli.core.training.run import INIT_RECORD
 from segan_cli.errors import CheckpointError, SeganError
 
@@ -95,8 +96,10 @@ def check_signal(sample_rate: int, seconds: float = 3.0, seed: int = 0) -> np.nd
 
 
 def _enhance(path: Path, signal: np.ndarray, sample_rate: int,
-             dry: float | None = None) -> np.ndarray:
+             dry: float | None = None, share: float | None = None) -> np.ndarray:
     bundle = load_bundle(path, "cpu")
+    if share is not None:
+        scale_generator(bundle.generator, share)
     s = bundle.settings
     enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=dry), s.enhance.chunking,
                         s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
@@ -105,24 +108,35 @@ def _enhance(path: Path, signal: np.ndarray, sample_rate: int,
 
 def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
                        signal: np.ndarray | None = None, signal_rate: int | None = None,
-                       tolerance: float = TOLERANCE, dry: float | None = None
-                       ) -> PackageReport:
+                       tolerance: float = TOLERANCE, dry: float | None = None,
+                       share: float | None = None) -> PackageReport:
     """Write the float16 inference generator of ``src`` to ``out``, verified first.
 
     ``signal`` (at ``signal_rate``) is what both models enhance for the check; by
     default a synthetic speech-like signal. Nothing is written when the packaged
     model's output differs from the checkpoint's by more than ``tolerance``. ``dry``
     (0..1) is stored as the model's own ``enhance.dry``: the share of input every
-    user of the packaged model gets mixed back unless they ask otherwise.
+    user of the packaged model gets mixed back unless they ask otherwise. ``share``
+    (0..1) scales a residual model's learned correction into the weights (exactly
+    ``base + share x correction``, :mod:`~segan_cli.core.models.correction`), recorded
+    as ``correction_share``.
     """
     src, out = Path(src), Path(out)
     if dry is not None and not 0.0 <= dry <= 1.0:
         raise SeganError(f"dry share {dry} is outside 0..1", "give a share such as 0.2")
+    if share is not None and not 0.0 <= share <= 1.0:
+        raise SeganError(f"correction share {share} is outside 0..1",
+                         "give a share such as 0.5 (1 keeps the model as trained)")
     check_output(out, overwrite, [src])  # before the work; published without clobbering
     ckpt = read_checkpoint(src)
     settings = checkpoint_settings(ckpt, src)
     weights, which = inference_weights(ckpt["state_dict"])
     check_weights(weights, src)
+    if share is not None:
+        if not has_residual_head(settings):
+            raise SeganError(f"{src} has no residual head (model.head {settings.model.head}): "
+                             "there is no learned correction to scale", "leave out the share")
+        scale_state(weights, share)
     half, kept32 = to_half(weights)
     global_step = int(ckpt.get("global_step") or 0)
     step = global_step // OPTIMIZER_STEPS_PER_BATCH
@@ -146,6 +160,8 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
             update={"dry": float(dry)})}).model_dump(mode="json")
         checkpoint_settings({"hyper_parameters": hp}, out)  # validates the new value
         record["dry"] = float(dry)
+    if share is not None:
+        record["correction_share"] = float(share)
     package = {"state_dict": half, "hyper_parameters": hp, "global_step": global_step,
                PACKAGE_KEY: record}
     rate = settings.data.sample_rate
@@ -155,7 +171,7 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
     with guarded_file(out, overwrite, inputs=[src]) as fh:
         torch.save(package, fh)  # a file object: torch's own writer hides a full disk
         tmp = fh.path
-        diff = float(np.max(np.abs(_enhance(tmp, x, rate) - _enhance(src, x, rate, dry))))
+        diff = float(np.max(np.abs(_enhance(tmp, x, rate) - _enhance(src, x, rate, dry, share))))
         if not diff <= tolerance:
             raise CheckpointError(
                 f"the float16 model differs from {src.name} by {diff:.2e} (max abs sample "

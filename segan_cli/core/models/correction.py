@@ -1,0 +1,66 @@
+"""The share of a residual generator's learned correction that its output keeps.
+
+A residual generator (``model.arch: adv``, ``model.head: residual``) outputs its base
+(the input, or with ``model.condition: wiener`` the window's Wiener estimate) plus a
+correction whose last layer is the head's convolution. Everything after that
+convolution is linear (the window-level rescale, the sum with the base), so scaling the
+convolution's weight and bias by ``share`` gives exactly ``base + share x correction``:
+0 is the base alone, 1 the model as trained. Choosing the share on validation trades
+what the model learned against the base it learned it over (on 16 validation
+utterances, a 4,000-step model at 0.25 scored PESQ 1.514 against 1.476 at 1, and kept
+clean speech better: clean-in PESQ 3.80 against 3.02).
+
+The same scaling serves a state dict (a checkpoint's, with ``generator.`` and
+``generator_ema.`` keys, or a packaged model's) and a live generator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+HEAD_PREFIXES = ("generator.head.", "generator_ema.head.")
+
+
+def has_residual_head(settings: Any) -> bool:
+    """Whether a model of these settings adds a correction to a base."""
+    return settings.model.arch == "adv" and settings.model.head == "residual"
+
+
+def check_share(share: float) -> None:
+    """A share outside 0..1 would amplify or invert the correction: refused."""
+    if not 0.0 <= float(share) <= 1.0:
+        raise ValueError(f"correction share {share} is outside 0..1")
+
+
+def scale_state(state: dict[str, torch.Tensor], share: float) -> list[str]:
+    """Scale the head convolution's weight and bias in ``state`` in place, for every
+    generator copy it holds; returns the names of the tensors scaled."""
+    check_share(share)
+    names = []
+    for prefix in HEAD_PREFIXES:
+        head = [k for k in state if k.startswith(prefix)]
+        if not head:
+            continue
+        # the head's last module is the convolution (a BatchNorm may come first)
+        last = max(int(k[len(prefix):].split(".")[0]) for k in head)
+        for kind in ("weight", "bias"):
+            key = f"{prefix}{last}.{kind}"
+            if key in state:
+                state[key] = state[key] * share
+                names.append(key)
+    return names
+
+
+@torch.no_grad()
+def scale_generator(generator: nn.Module, share: float) -> None:
+    """Scale a live residual generator's head convolution in place."""
+    check_share(share)
+    conv = generator.head[-1]
+    if getattr(generator, "head_kind", None) != "residual" or not isinstance(conv, nn.Conv1d):
+        raise ValueError("only a residual head has a correction to scale")
+    conv.weight.mul_(share)
+    if conv.bias is not None:
+        conv.bias.mul_(share)
