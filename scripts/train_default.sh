@@ -110,8 +110,11 @@ wait)
     tail -n 12 "$run/train.log" "$run2/train.log" 2>/dev/null || true
     ;;
 choose)
+    # every kept checkpoint of both stages: on validation, more regression steps have
+    # traded PESQ for SSNR (stage 1 at step 1,000 scored above its step 4,000)
     mapfile -t ckpts < <(ls "$run2"/checkpoints/step-*.ckpt "$run2/checkpoints/last.ckpt" \
-                            "$run/checkpoints/last.ckpt" 2>/dev/null)
+                            "$run"/checkpoints/step-*.ckpt "$run/checkpoints/last.ckpt" \
+                            2>/dev/null)
     .venv/bin/python scripts/choose_default.py --corpus "$data" \
         --ckpts "${ckpts[@]}" --dry 0 0.1 0.2 0.3 --shares 0.25 0.5 0.75 1 --limit 48 \
         --out "$run/choice" "${@:2}"
