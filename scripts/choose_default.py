@@ -24,6 +24,8 @@ Writes ``OUT/choice.json`` and ``OUT/choice.md`` and prints the table.
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -88,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     base = means(noisy)
     rows: list[dict] = []
 
-    def score(ckpt: Path, dry: float, share: float) -> dict:
-        bundle = load_bundle(ckpt)
+    def score(ckpt: Path, bundle, dry: float, share: float) -> dict:
         s = bundle.settings
         if share != 1.0:
+            bundle = dataclasses.replace(bundle, generator=copy.deepcopy(bundle.generator))
             scale_generator(bundle.generator, share)
         enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=dry), s.enhance.chunking,
                             s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
@@ -108,14 +110,23 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         return row
 
-    first = {ckpt: score(ckpt, 0.0, 1.0) for ckpt in args.ckpts}
-    ranked = sorted(args.ckpts, key=lambda c: first[c]["gain"], reverse=True)
+    first: dict[Path, dict] = {}
+    seen: dict[tuple[Path, int | None], Path] = {}
+    for ckpt in args.ckpts:
+        bundle = load_bundle(ckpt)
+        same = seen.setdefault((ckpt.resolve().parent, bundle.step), ckpt)
+        if same != ckpt:  # a run's last.ckpt at the step of a kept one: the same weights
+            print(f"{ckpt}: step {bundle.step}, as {same}; scored once", flush=True)
+            continue
+        first[ckpt] = score(ckpt, bundle, 0.0, 1.0)
+    ranked = sorted(first, key=lambda c: first[c]["gain"], reverse=True)
     for ckpt in ranked[:args.finalists or None]:
-        residual = has_residual_head(load_bundle(ckpt).settings)
+        bundle = load_bundle(ckpt)
+        residual = has_residual_head(bundle.settings)
         for dry in args.dry:
             for share in (args.shares if residual else [1.0]):
                 if (dry, share) != (0.0, 1.0):
-                    score(ckpt, dry, share)
+                    score(ckpt, bundle, dry, share)
     best = choose(rows)
     lines = [f"Validation split of `{args.corpus}`, {len(items)} files. Noisy: PESQ "
              f"{base['pesq']:.3f} CBAK {base['cbak']:.3f} SSNR {base['ssnr']:.2f} STOI "

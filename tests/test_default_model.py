@@ -396,6 +396,17 @@ def test_tone_check_finds_a_tone_the_model_adds_and_nothing_else() -> None:
     assert same["max_added_db"] <= 0.0 and same["meets_target"]
 
 
+def _scaled_outputs(source: Path, scaled: Path, share: float,
+                    seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(base + share x (source's output - base), the scaled model's output) on noise."""
+    full, other = load_bundle(source), load_bundle(scaled)
+    x = torch.from_numpy(np.random.default_rng(seed).standard_normal((2, 1, 2048))
+                         .astype(np.float32) * 0.1)
+    with torch.no_grad():
+        base = x * full.generator.skip_scale + full.generator.skip_shift
+        return base + share * (full.generator(x) - base), other.generator(x)
+
+
 def test_shrink_correction_scales_exactly_the_learned_correction(source: Path,
                                                                   tmp_path: Path) -> None:
     """scripts/shrink_correction.py: the output becomes base + share x correction."""
@@ -407,14 +418,8 @@ def test_shrink_correction_scales_exactly_the_learned_correction(source: Path,
                           str(source), "--share", "0.5", "--out", str(out)],
                          capture_output=True, text=True, check=True)
     assert "generator_ema.head" in res.stdout
-    full, half = load_bundle(source), load_bundle(out)
-    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 1, 2048))
-                         .astype(np.float32) * 0.1)
-    with torch.no_grad():
-        base = x * full.generator.skip_scale + full.generator.skip_shift
-        want = base + 0.5 * (full.generator(x) - base)
-        got = half.generator(x)
-    assert torch.allclose(got, want, atol=1e-5)
+    full, half = _scaled_outputs(source, out, 0.5, seed=0)
+    assert torch.allclose(half, full, atol=1e-5)
     again = subprocess.run([sys.executable, str(REPO / "scripts" / "shrink_correction.py"),
                             str(source), "--share", "0.5", "--out", str(out)],
                            capture_output=True, text=True)
@@ -426,16 +431,12 @@ def test_package_bakes_in_a_share_of_the_learned_correction(source: Path,
     """``--share``: the shipped weights give exactly base + share x correction, and the
     record says which share; a model without a residual head has none to scale."""
     out = package_checkpoint(source, tmp_path / "half.pt", share=0.5).out
-    full, half = load_bundle(source), load_bundle(out)
-    assert half.package is not None and half.package["correction_share"] == 0.5
-    x = torch.from_numpy(np.random.default_rng(1).standard_normal((2, 1, 2048))
-                         .astype(np.float32) * 0.1)
-    with torch.no_grad():
-        base = x * full.generator.skip_scale + full.generator.skip_shift
-        want = base + 0.5 * (full.generator(x) - base)
-        got = half.generator(x)
+    record = load_bundle(out).package
+    assert record is not None and record["correction_share"] == 0.5
+    want, got = _scaled_outputs(source, out, 0.5, seed=1)
     assert torch.allclose(got, want, atol=2e-3)  # float16 weights
-    assert not torch.allclose(full.generator(x), got, atol=2e-3)
+    unscaled, _ = _scaled_outputs(source, out, 1.0, seed=1)
+    assert not torch.allclose(unscaled, got, atol=2e-3)
     with pytest.raises(SeganError, match="outside 0..1"):
         package_checkpoint(source, tmp_path / "bad.pt", share=1.5)
     assert not (tmp_path / "bad.pt").exists()

@@ -56,11 +56,12 @@ def scale_state(state: dict[str, torch.Tensor], share: float) -> list[str]:
 
 @torch.no_grad()
 def scale_generator(generator: nn.Module, share: float) -> None:
-    """Scale a live residual generator's head convolution in place."""
-    check_share(share)
-    conv = generator.head[-1]
-    if getattr(generator, "head_kind", None) != "residual" or not isinstance(conv, nn.Conv1d):
+    """Scale a live residual generator's head convolution in place (by
+    :func:`scale_state`, so both find the same tensors)."""
+    if getattr(generator, "head_kind", None) != "residual":
         raise ValueError("only a residual head has a correction to scale")
-    conv.weight.mul_(share)
-    if conv.bias is not None:
-        conv.bias.mul_(share)
+    state = {HEAD_PREFIXES[0] + k[len("head."):]: v
+             for k, v in generator.state_dict().items() if k.startswith("head.")}
+    scale_state(state, share)
+    generator.load_state_dict({"head." + k[len(HEAD_PREFIXES[0]):]: v
+                               for k, v in state.items()}, strict=False)
