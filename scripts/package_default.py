@@ -7,7 +7,7 @@ checkpoint. Prints the file size and that difference.
 
     .venv/bin/python scripts/package_default.py RUN_DIR/best.ckpt \
         [--out segan_cli/weights/default.pt] [--audio noisy.wav] [--overwrite] \
-        [--dry 0.2] [--share 0.5]
+        [--dry 0.2] [--share 0.5] [--gate 0.005 0.03]
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--share", type=float, default=None,
                     help="a residual model's share of its learned correction, 0..1 "
                          "(scripts/choose_default.py chooses it; default: as trained)")
+    ap.add_argument("--gate", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                    help="a residual model over the Wiener estimate: fade its correction "
+                         "in from LOW to HIGH share of window energy that Wiener removes "
+                         "(model.correction_gate; scripts/choose_default.py chooses it)")
     args = ap.parse_args(argv)
     try:
         signal = rate = None
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             rate = audio_info(args.audio).sample_rate
             signal = load_mono(args.audio, rate)[: 10 * rate]
         report = package_checkpoint(args.ckpt, args.out, args.overwrite, signal, rate,
-                                    args.tolerance, args.dry, args.share)
+                                    args.tolerance, args.dry, args.share, args.gate)
     except SeganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -161,6 +161,10 @@ class ModelSettings(_Section):
     upsample: Literal["transposed", "linear"] = Field(
         "transposed", description="adv decoder: strided transposed convs (the seed's) or "
         "linear interpolation + conv (no checkerboard tones)")
+    correction_gate: list[float] | None = Field(
+        None, description="adv residual over wiener: [low, high] share of a window's energy "
+        "the Wiener estimate removes, between which the learned correction fades in "
+        "(none below low, all of it above high), so clean speech keeps the Wiener base")
 
     @model_validator(mode="after")
     def _non_empty(self) -> ModelSettings:
@@ -173,6 +177,15 @@ class ModelSettings(_Section):
                                      or self.upsample != "transposed"):
             raise ValueError("model.window_norm, model.decoder_last, model.head_norm, "
                              "model.condition and model.upsample apply to arch 'adv'")
+        if self.correction_gate is not None:
+            gate = self.correction_gate
+            if len(gate) != 2 or not 0.0 <= gate[0] < gate[1] <= 1.0:
+                raise ValueError(f"correction_gate must be [low, high] with 0 <= low < high "
+                                 f"<= 1, got {gate}")
+            if self.head != "residual" or self.condition != "wiener":
+                raise ValueError("model.correction_gate needs model.head 'residual' and "
+                                 "model.condition 'wiener' (it weighs a correction over the "
+                                 "Wiener estimate)")
         if any(c <= 0 for c in self.encoder_channels + self.disc_channels):
             raise ValueError("channel widths must be positive")
         for key in ("encoder_channels", "disc_channels"):

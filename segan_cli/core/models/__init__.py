@@ -49,7 +49,8 @@ def build_generator(model: ModelSettings, window: int) -> GeneratorBase:
                                  window_norm=model.window_norm,
                                  decoder_last=model.decoder_last,
                                  head_norm=model.head_norm, condition=model.condition,
-                                 upsample=model.upsample)
+                                 upsample=model.upsample,
+                                 correction_gate=model.correction_gate)
     return SeganGenerator(model.encoder_channels, model.kernel_size, window, model.z_channels)
 
 

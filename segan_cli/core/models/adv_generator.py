@@ -20,6 +20,10 @@ residual path that skips one block. The output head (``model.head``):
 BN -> ReLU block, so the head sees a half-wave rectified signal; ``conv`` ends it in
 the plain transposed conv, a signed signal.
 
+``model.correction_gate`` (residual over ``wiener`` only) weighs the correction of each
+window by the noise the Wiener estimate removes from it
+(:func:`~segan_cli.core.models.correction.window_gate`): clean windows keep the base.
+
 ``model.head_norm``: ``batch`` (the seed's) starts the head with a one-channel
 BatchNorm; ``none`` leaves it out. That BatchNorm makes the head blind to the scale of
 the decoder's output, which then drifts without bound (nothing in the loss pins it);
@@ -54,6 +58,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from segan_cli.core.models.correction import set_correction_gate, window_gate
 from segan_cli.core.models.generator import (
     GeneratorBase,
     decoder_channels,
@@ -83,7 +88,8 @@ class AdvancedGenerator(GeneratorBase):
                  z_channels: int | None = None, head: str = "seed",
                  window_norm: bool = False, decoder_last: str = "bn_relu",
                  head_norm: str = "batch", condition: str = "none",
-                 upsample: str = "transposed") -> None:
+                 upsample: str = "transposed",
+                 correction_gate: Sequence[float] | None = None) -> None:
         super().__init__(channels, kernel_size, window, z_channels)
         if condition not in CONDITIONS:
             raise ValueError(f"unknown condition {condition!r}; use none or wiener")
@@ -128,6 +134,8 @@ class AdvancedGenerator(GeneratorBase):
             nn.init.zeros_(out_conv.bias)
             self.register_buffer("skip_scale", torch.ones(1))
             self.register_buffer("skip_shift", torch.zeros(1))
+        self.correction_gate: tuple[float, float] | None = None
+        set_correction_gate(self, correction_gate)
 
     def set_skip_affine(self, scale: float, shift: float) -> None:
         """Map the model-space input onto the output's space for the residual head."""
@@ -163,6 +171,8 @@ class AdvancedGenerator(GeneratorBase):
         out = self.head(h)
         if scale is not None:
             out = out * scale
+        if self.correction_gate is not None:
+            out = out * window_gate(x, base, *self.correction_gate)
         if self.head_kind == "residual":
             return out + base * self.skip_scale + self.skip_shift
         return out

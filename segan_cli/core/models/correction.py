@@ -10,16 +10,26 @@ what the model learned against the base it learned it over (on 16 validation
 utterances, a 4,000-step model at 0.25 scored PESQ 1.514 against 1.476 at 1, and kept
 clean speech better: clean-in PESQ 3.80 against 3.02).
 
+The correction gate (``model.correction_gate: [low, high]``) weighs the correction per
+input window by how much noise the Wiener base finds in it: ``r``, the share of the
+window's energy the Wiener estimate removes, fades the correction in from none at
+``low`` to all of it at ``high``. Clean speech (``r`` of a few thousandths) keeps the
+Wiener base, which keeps it well (clean-in PESQ 4.24), while noisy windows get the
+model. On 16 validation utterances, a model at share 0.5 kept its noisy-side scores
+(PESQ 1.580 against 1.575 ungated) and its clean-in PESQ rose from 3.53 to 4.05 with a
+gate of [0.005, 0.03].
+
 The same scaling serves a state dict (a checkpoint's, with ``generator.`` and
 ``generator_ema.`` keys, or a packaged model's) and a live generator.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 HEAD_PREFIXES = ("generator.head.", "generator_ema.head.")
 
@@ -65,3 +75,25 @@ def scale_generator(generator: nn.Module, share: float) -> None:
     scale_state(state, share)
     generator.load_state_dict({"head." + k[len(HEAD_PREFIXES[0]):]: v
                                for k, v in state.items()}, strict=False)
+
+
+def window_gate(x: Tensor, base: Tensor, low: float, high: float) -> Tensor:
+    """(batch, 1, 1) weights of the correction: the share of each window's energy that
+    ``base`` (its Wiener estimate) removes from ``x``, mapped from ``low``..``high``
+    onto 0..1 and clipped."""
+    removed = (x - base).square().sum(-1, keepdim=True)
+    energy = x.square().sum(-1, keepdim=True).clamp_min(1e-12)
+    return ((removed / energy - low) / (high - low)).clamp(0.0, 1.0)
+
+
+def set_correction_gate(generator: nn.Module, gate: Sequence[float] | None) -> None:
+    """Give a live residual generator over the Wiener estimate a gate (``None``: none)."""
+    if gate is not None:
+        low, high = (float(v) for v in gate)
+        if not 0.0 <= low < high <= 1.0:
+            raise ValueError(f"correction gate [{low}, {high}] needs 0 <= low < high <= 1")
+        if getattr(generator, "head_kind", None) != "residual" or \
+                getattr(generator, "condition", None) != "wiener":
+            raise ValueError("only a residual head over the Wiener estimate has a gate")
+        gate = (low, high)
+    generator.correction_gate = gate

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,12 @@ from segan_cli.core.enhancement.inference import (
 from segan_cli.core.enhancement.package_record import PACKAGE_KEY, weights_sha256
 from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.io.output_guard import check_output, guarded_file
-from segan_cli.core.models.correction import has_residual_head, scale_generator, scale_state
+from segan_cli.core.models.correction import (
+    has_residual_head,
+    scale_generator,
+    scale_state,
+    set_correction_gate,
+)
 from segan_cli.core.training.run import INIT_RECORD
 from segan_cli.errors import CheckpointError, SeganError
 
@@ -96,10 +102,13 @@ def check_signal(sample_rate: int, seconds: float = 3.0, seed: int = 0) -> np.nd
 
 
 def _enhance(path: Path, signal: np.ndarray, sample_rate: int,
-             dry: float | None = None, share: float | None = None) -> np.ndarray:
+             dry: float | None = None, share: float | None = None,
+             gate: Sequence[float] | None = None) -> np.ndarray:
     bundle = load_bundle(path, "cpu")
     if share is not None:
         scale_generator(bundle.generator, share)
+    if gate is not None:
+        set_correction_gate(bundle.generator, gate)
     s = bundle.settings
     enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=dry), s.enhance.chunking,
                         s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
@@ -109,7 +118,8 @@ def _enhance(path: Path, signal: np.ndarray, sample_rate: int,
 def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
                        signal: np.ndarray | None = None, signal_rate: int | None = None,
                        tolerance: float = TOLERANCE, dry: float | None = None,
-                       share: float | None = None) -> PackageReport:
+                       share: float | None = None,
+                       gate: Sequence[float] | None = None) -> PackageReport:
     """Write the float16 inference generator of ``src`` to ``out``, verified first.
 
     ``signal`` (at ``signal_rate``) is what both models enhance for the check; by
@@ -119,7 +129,9 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
     user of the packaged model gets mixed back unless they ask otherwise. ``share``
     (0..1) scales a residual model's learned correction into the weights (exactly
     ``base + share x correction``, :mod:`~segan_cli.core.models.correction`), recorded
-    as ``correction_share``.
+    as ``correction_share``. ``gate`` ([low, high]) becomes the model's
+    ``model.correction_gate`` (:func:`~segan_cli.core.models.correction.window_gate`),
+    recorded as ``correction_gate``.
     """
     src, out = Path(src), Path(out)
     if dry is not None and not 0.0 <= dry <= 1.0:
@@ -127,6 +139,9 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
     if share is not None and not 0.0 <= share <= 1.0:
         raise SeganError(f"correction share {share} is outside 0..1",
                          "give a share such as 0.5 (1 keeps the model as trained)")
+    if gate is not None and (len(gate) != 2 or not 0.0 <= gate[0] < gate[1] <= 1.0):
+        raise SeganError(f"correction gate {list(gate)} is not [low, high] within 0..1",
+                         "give two shares of removed energy such as 0.005 0.03")
     check_output(out, overwrite, [src])  # before the work; published without clobbering
     ckpt = read_checkpoint(src)
     settings = checkpoint_settings(ckpt, src)
@@ -137,6 +152,11 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
             raise SeganError(f"{src} has no residual head (model.head {settings.model.head}): "
                              "there is no learned correction to scale", "leave out the share")
         scale_state(weights, share)
+    if gate is not None:
+        gate = [float(v) for v in gate]
+        if not (has_residual_head(settings) and settings.model.condition == "wiener"):
+            raise SeganError(f"{src} is not a residual model over the Wiener estimate: "
+                             "there is no correction to gate", "leave out the gate")
     half, kept32 = to_half(weights)
     global_step = int(ckpt.get("global_step") or 0)
     step = global_step // OPTIMIZER_STEPS_PER_BATCH
@@ -155,11 +175,16 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
         record["earlier_steps"] = earlier
     hp = {k: v for k, v in ckpt["hyper_parameters"].items()
           if isinstance(v, (str, int, float, dict, list)) or v is None}
+    update: dict[str, Any] = {}
     if dry is not None:
-        hp["settings"] = settings.model_copy(update={"enhance": settings.enhance.model_copy(
-            update={"dry": float(dry)})}).model_dump(mode="json")
-        checkpoint_settings({"hyper_parameters": hp}, out)  # validates the new value
+        update["enhance"] = settings.enhance.model_copy(update={"dry": float(dry)})
         record["dry"] = float(dry)
+    if gate is not None:
+        update["model"] = settings.model.model_copy(update={"correction_gate": gate})
+        record["correction_gate"] = gate
+    if update:
+        hp["settings"] = settings.model_copy(update=update).model_dump(mode="json")
+        checkpoint_settings({"hyper_parameters": hp}, out)  # validates the new values
     if share is not None:
         record["correction_share"] = float(share)
     package = {"state_dict": half, "hyper_parameters": hp, "global_step": global_step,
@@ -171,7 +196,8 @@ def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
     with guarded_file(out, overwrite, inputs=[src]) as fh:
         torch.save(package, fh)  # a file object: torch's own writer hides a full disk
         tmp = fh.path
-        diff = float(np.max(np.abs(_enhance(tmp, x, rate) - _enhance(src, x, rate, dry, share))))
+        ours = _enhance(tmp, x, rate)
+        diff = float(np.max(np.abs(ours - _enhance(src, x, rate, dry, share, gate))))
         if not diff <= tolerance:
             raise CheckpointError(
                 f"the float16 model differs from {src.name} by {diff:.2e} (max abs sample "
