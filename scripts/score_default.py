@@ -6,10 +6,10 @@ Sets (each skipped with a note when absent):
 - ``test``: the test split of the same corpus (the unseen male voice, unseen noises);
 - ``demo-test``: the test split of the small demo corpus (what the quickstart shows);
 - ``voicebank-sample``: 25 real VoiceBank-DEMAND test pairs in ../shared/data;
-- ``clean-in``: the clean side of the test split and of voicebank-sample fed through
-  each system and scored against itself (does the model leave clean speech alone?);
-- ``valid-clean-in``: the same for the validation split's clean side: with ``valid``,
-  the only sets a choice between models may look at.
+- ``valid-clean-in``, ``test-clean-in``, ``demo-clean-in``, ``voicebank-clean-in``: the
+  clean side of each of those sets fed through each system and scored against itself
+  (does the model leave clean speech alone?). ``valid`` and ``valid-clean-in`` are the
+  only sets a choice between models may look at.
 
     .venv/bin/python scripts/score_default.py --ckpt default --corpus data/demo-full \\
         --demo data/demo-small --out runs/default/scores
@@ -42,7 +42,8 @@ from segan_cli.core.io.files import write_text_atomic  # noqa: E402
 from segan_cli.weights import resolve_checkpoint  # noqa: E402
 
 SHOWN = ("pesq", "csig", "cbak", "covl", "ssnr", "stoi")
-SETS = ("valid", "valid-clean-in", "test", "demo-test", "voicebank-sample", "clean-in")
+SETS = ("valid", "valid-clean-in", "test", "test-clean-in", "demo-test", "demo-clean-in",
+        "voicebank-sample", "voicebank-clean-in")
 VOICEBANK_SAMPLE = REPO.parent / "shared" / "data" / "voicebank-sample"
 
 
@@ -88,30 +89,20 @@ def main() -> int:
                         s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
     label = "model"
     sets: dict[str, list[System]] = {}
-    clean_in: list[tuple[str, Path, Path]] = []
     corpus = args.corpus if args.corpus and (args.corpus / "manifest.json").is_file() else None
     demo = args.demo if args.demo and (args.demo / "manifest.json").is_file() else None
     vb = args.voicebank_sample if args.voicebank_sample.is_dir() else None
-    for split in ("valid", "test"):
-        if corpus and split in wanted:
-            sets[split] = rows_for(corpus_items(corpus, split, args.limit), 16000,
-                                   enhancer.enhance, label)
-    if corpus and "valid-clean-in" in wanted:
-        items = [(n, c, c) for n, c, _ in corpus_items(corpus, "valid", args.limit)]
-        sets["valid-clean-in"] = rows_for(items, 16000, enhancer.enhance, label, "Clean input")
-    if demo and "demo-test" in wanted:
-        sets["demo-test"] = rows_for(corpus_items(demo, "test", args.limit), 16000,
-                                     enhancer.enhance, label)
-    if vb and "voicebank-sample" in wanted:
-        sets["voicebank-sample"] = rows_for(sample_items(vb), 16000, enhancer.enhance, label)
-    if "clean-in" in wanted:
-        if corpus:
-            clean_in += [(f"test/{n}", c, c) for n, c, _ in corpus_items(corpus, "test",
-                                                                          args.limit)]
-        if vb:
-            clean_in += [(f"vb/{n}", c, c) for n, c, _ in sample_items(vb)]
-    if clean_in:
-        sets["clean-in"] = rows_for(clean_in, 16000, enhancer.enhance, label, "Clean input")
+    sources = {"valid": (corpus and corpus_items(corpus, "valid", args.limit)),
+               "test": (corpus and corpus_items(corpus, "test", args.limit)),
+               "demo-test": (demo and corpus_items(demo, "test", args.limit)),
+               "voicebank-sample": (vb and sample_items(vb))}
+    for name, items in sources.items():
+        clean_name = name.replace("-test", "").replace("-sample", "") + "-clean-in"
+        if items and name in wanted:
+            sets[name] = rows_for(items, 16000, enhancer.enhance, label)
+        if items and clean_name in wanted:
+            sets[clean_name] = rows_for([(n, c, c) for n, c, _ in items], 16000,
+                                        enhancer.enhance, label, "Clean input")
     out: dict[str, dict] = {"checkpoint": str(args.ckpt), "step": bundle.step, "sets": {}}
     lines = [f"Model `{args.ckpt}` (step {bundle.step}); means with 95% intervals.", ""]
     for name, systems in sets.items():

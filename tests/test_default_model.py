@@ -299,28 +299,41 @@ def test_model_card_is_rendered_from_the_measurements(packaged: Path, corpus: Pa
     card = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(card)
     scores = {"checkpoint": "x", "step": 6, "sets": {
-        "clean-in": {"Clean input": _result(_means(4.64, 1.0, 5.0)),
-                     "Wiener": _result(_means(4.0, 0.99, 4.5)),
-                     "model": _result(_means(3.61, 0.96, 4.0))},
+        "voicebank-clean-in": {"Clean input": _result(_means(4.64, 1.0, 5.0)),
+                               "Wiener": _result(_means(4.2, 0.99, 4.5)),
+                               "model": _result(_means(4.05, 0.975, 4.0))},
         "demo-test": {"Noisy": _result(_means(1.70, 0.95, 2.0)),
                       "Wiener": _result(_means(1.90, 0.94, 2.2)),
                       "model": _result(_means(1.95, 0.96, 2.1))},
+        "voicebank-sample": {"Noisy": _result(_means(2.19, 0.932, 3.0)),
+                             "Wiener": _result(_means(2.46, 0.918, 3.3)),
+                             "model": _result(_means(2.40, 0.925, 3.2))},
     }}
     (tmp_path / "s.json").write_text(json.dumps(scores))
     (tmp_path / "t.json").write_text(json.dumps({
         "steps": 6, "cpu_seconds": 7200, "wall_seconds": 3600, "threads": 2,
-        "command": "scripts/train_default.sh", "limits": ["a plain limit"]}))
+        "command": "scripts/train_default.sh", "limits": ["a plain limit"],
+        "stages": [{"name": "Stage 1", "steps": 6, "cpu_seconds": 7200,
+                    "what": "1-s windows"}]}))
+    (tmp_path / "tones.json").write_text(json.dumps({
+        "max_added_db": 0.4, "target_db": 1.0, "meets_target": True,
+        "worst": [{"hz": 4000.0, "added_db": 0.4, "output_prominence_db": 2.0}]}))
     out = tmp_path / "MODEL_CARD.md"
     assert card.main(["--model", str(packaged), "--corpus", str(corpus), "--scores",
                       str(tmp_path / "s.json"), "--training", str(tmp_path / "t.json"),
-                      "--out", str(out)]) == 0
+                      "--tones", str(tmp_path / "tones.json"), "--out", str(out)]) == 0
     text = out.read_text()
     rows = {ln.split(" | ")[0].strip("| "): ln for ln in text.splitlines()
             if ln.startswith("| ") and " | " in ln}
-    assert "| yes | 3.61 |" in rows["clean speech in keeps PESQ >= 3.5"]
-    assert "| **no** | 0.960 |" in rows["clean speech in keeps STOI >= 0.97"]
-    assert "**no**" in rows["demo test: PESQ >= Wiener + 0.10"]  # 1.95 < 1.90 + 0.10
-    assert "| yes |" in rows["demo test: STOI above Noisy"]
+    assert "| yes | 4.050 |" in rows["voicebank-clean-in: PESQ >= 4"]
+    assert "| **no** | 0.975 |" in rows["voicebank-clean-in: STOI >= 0.98"]
+    assert "| yes |" in rows["demo-test: PESQ >= Wiener"]  # 1.95 against 1.90
+    assert "| **no** |" in rows["demo-test: SSNR >= Wiener"]  # 2.1 against 2.2
+    assert "| yes |" in rows["demo-test: STOI >= Noisy"]
+    assert "| **no** | 2.400 vs 2.460 |" in rows["voicebank-sample: PESQ >= Wiener"]
+    assert "| yes | 0.925 vs 0.932 |" in rows["voicebank-sample: STOI >= Noisy - 0.01"]
+    assert "| yes | +0.40 dB at 4000 Hz |" in rows["no added tone over 1 dB (model alone)"]
+    assert "targets met" in text and "- Stage 1: 6 steps, 2.00 CPU-hours; 1-s windows." in text
     assert "2.0 CPU-hours" in text and "- a plain limit" in text
     assert "| default model | 10 | 1.950 ±0.050 |" in text
     blob = torch.load(packaged, map_location="cpu", weights_only=True)
