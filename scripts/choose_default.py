@@ -37,7 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from segan_cli.core.data.pipeline.manifest import load_manifest  # noqa: E402
-from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle  # noqa: E402
+from segan_cli.core.enhancement.inference import (  # noqa: E402
+    OPTIMIZER_STEPS_PER_BATCH,
+    GeneratorModel,
+    load_bundle,
+)
 from segan_cli.core.enhancement.whole_file import Enhancer  # noqa: E402
 from segan_cli.core.evaluation.plans import (  # noqa: E402
     System,
@@ -91,6 +95,11 @@ def gate_text(gate: tuple[float, float] | list[float] | None) -> str:
     return "none" if gate is None else f"{gate[0]:g}:{gate[1]:g}"
 
 
+def gan_steps(bundle) -> int | None:
+    """Batches trained (Lightning's step counts both optimisers' steps)."""
+    return None if bundle.step is None else bundle.step // OPTIMIZER_STEPS_PER_BATCH
+
+
 def means(system: System) -> dict[str, float]:
     return {k: float(v.mean) for k, v in system.result.summary.items()}
 
@@ -130,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         score_systems([den, cin], args.workers, "default")
         m, c = means(den), means(cin)
         gain = ((m["pesq"] - base["pesq"]) + (m["cbak"] - base["cbak"])) / 2
-        row = {"ckpt": str(ckpt), "step": bundle.step, "dry": dry, "share": share,
+        row = {"ckpt": str(ckpt), "step": gan_steps(bundle), "dry": dry, "share": share,
                "gate": None if gate is None else list(gate), "gain": gain, "valid": m,
                "clean_pesq": c["pesq"], "clean_stoi": c["stoi"]}
         print(f"{ckpt} dry {dry:g} share {share:g} gate {gate_text(gate)}: valid PESQ "

@@ -122,7 +122,8 @@ def data_section(manifest: dict[str, Any]) -> list[str]:
         hours = sum(v.get("minutes", 0) for v in voices if v["role"] == role) / 60
         desc = ", ".join(f"{n} {sex}" for sex, n in sorted(counts.items()))
         noises = source.get(f"{role}_noises", [])
-        lines.append(f"- **{role}**: {sum(counts.values())} voices ({desc}), "
+        n = sum(counts.values())
+        lines.append(f"- **{role}**: {n} voice{'' if n == 1 else 's'} ({desc}), "
                      f"{hours:.1f} h of source speech; noises: {', '.join(noises)}")
     lines += ["", "| package | version | licence |", "|---|---|---|"]
     for pkg in source.get("packages", []):

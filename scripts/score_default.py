@@ -29,7 +29,11 @@ sys.path.insert(0, str(REPO))
 
 from segan_cli.core.data.pipeline.manifest import load_manifest  # noqa: E402
 from segan_cli.core.data.sources.pairs import list_audio  # noqa: E402
-from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle  # noqa: E402
+from segan_cli.core.enhancement.inference import (  # noqa: E402
+    OPTIMIZER_STEPS_PER_BATCH,
+    GeneratorModel,
+    load_bundle,
+)
 from segan_cli.core.enhancement.whole_file import Enhancer, WienerFileEnhancer  # noqa: E402
 from segan_cli.core.evaluation.plans import (  # noqa: E402
     System,
@@ -103,8 +107,9 @@ def main() -> int:
         if items and clean_name in wanted:
             sets[clean_name] = rows_for([(n, c, c) for n, c, _ in items], 16000,
                                         enhancer.enhance, label, "Clean input")
-    out: dict[str, dict] = {"checkpoint": str(args.ckpt), "step": bundle.step, "sets": {}}
-    lines = [f"Model `{args.ckpt}` (step {bundle.step}); means with 95% intervals.", ""]
+    steps = None if bundle.step is None else bundle.step // OPTIMIZER_STEPS_PER_BATCH
+    out: dict[str, dict] = {"checkpoint": str(args.ckpt), "step": steps, "sets": {}}
+    lines = [f"Model `{args.ckpt}` (step {steps}); means with 95% intervals.", ""]
     for name, systems in sets.items():
         score_systems(systems, args.workers, "default")
         out["sets"][name] = {sys_.label: sys_.result.to_dict() for sys_ in systems}

@@ -22,7 +22,7 @@ def export(
     dry: Annotated[float | None, typer.Option(
         show_default=False,
         help="Share of the input the exported module mixes back, 0..1 (default: the "
-             "model's own, e.g. 0.6 for the packaged default).")] = None,
+             "model's own, which `segan info` shows).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing files.")] = False,
 ) -> None:
     """Write a TorchScript (and ONNX) generator for deployment.

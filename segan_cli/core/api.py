@@ -198,7 +198,7 @@ class Denoiser:
     @property
     def dry(self) -> float:
         """The share of the input mixed back into every output (``load(dry=...)``, else
-        the model's own: 0.6 for the packaged default); 1 returns the input unchanged."""
+        the model's own, which ``segan info`` shows); 1 returns the input unchanged."""
         return float(self.enhancer.model.dry)
 
     def __repr__(self) -> str:

@@ -2,8 +2,8 @@
 
 The exported module maps ``(batch, 1, window)`` noisy windows, already pre-emphasised
 when the model uses pre-emphasis, to enhanced windows in signal units, with z = 0, the
-corpus z-score folded in and the model's dry share (``enhance.dry``, e.g. the packaged
-default's 0.6) mixed in, so it enhances as ``segan enhance`` does. The file carries
+corpus z-score folded in and the model's dry share (``enhance.dry``, which ``segan
+info`` shows) mixed in, so it enhances as ``segan enhance`` does. The file carries
 its own metadata (sample rate, window, pre-emphasis, dry, arch, version, the source
 model's SHA-256) so :class:`ScriptedModel` (TorchScript) and :class:`OnnxModel` (ONNX,
 whose time axis is the fixed window) run it through the same streaming
@@ -58,8 +58,8 @@ class InferenceGenerator(nn.Module):
 
 
 def export_dry(bundle: GeneratorBundle, dry: float | None = None) -> float:
-    """The dry share an export carries: ``dry`` when given, else the model's own (the
-    packaged default mixes 0.6 of the input back; dropping that would change its sound)."""
+    """The dry share an export carries: ``dry`` when given, else the model's own (a
+    model packaged with a dry share sounds that way; dropping it would change its sound)."""
     value = float(bundle.settings.enhance.dry if dry is None else dry)
     if not 0.0 <= value <= 1.0:
         raise CheckpointError(f"--dry {value} is outside 0..1")
