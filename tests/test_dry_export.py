@@ -29,6 +29,19 @@ def shipped(monkeypatch) -> Path:
 
 
 @pytest.fixture
+def mixing_default(shipped: Path, tmp_path: Path, monkeypatch) -> Path:
+    """The shipped model saved again with a dry share of its own (0.4) and made the
+    default: the packaged default mixes none of the input back (``enhance.dry`` 0), and
+    what an export carries only shows with a share that is not 0."""
+    blob = torch.load(shipped, map_location="cpu", weights_only=True)
+    blob["hyper_parameters"]["settings"]["enhance"]["dry"] = 0.4
+    path = tmp_path / "mixing.pt"
+    torch.save(blob, path)
+    monkeypatch.setenv(ENV_VAR, str(path))
+    return path
+
+
+@pytest.fixture
 def model_never_runs(monkeypatch) -> None:
     def refuse(self, batch):
         raise AssertionError("the model ran although --dry 1 asks for the input")
@@ -81,11 +94,12 @@ def test_wiener_applies_dry(cli, voicebank_sample: Path, tmp_path: Path) -> None
     assert "enhance.dry" in res.stderr and not (tmp_path / "bad.wav").exists()
 
 
-def test_export_default_carries_its_dry_share_and_metadata(cli, shipped: Path,
+def test_export_default_carries_its_dry_share_and_metadata(cli, mixing_default: Path,
                                                            voicebank_sample: Path,
                                                            tmp_path: Path) -> None:
+    shipped = mixing_default
     own_dry = load_bundle(shipped).settings.enhance.dry
-    assert own_dry > 0  # the packaged model mixes some input back
+    assert own_dry == 0.4  # the model's own share of input mixed back
     src = voicebank_sample / "noisy" / "p232_005.wav"
     x = sf.read(src, dtype="float32")[0][:24000]
     sf.write(tmp_path / "in.wav", x, 16000, subtype="FLOAT")
