@@ -37,12 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from segan_cli.core.data.pipeline.manifest import load_manifest  # noqa: E402
+from segan_cli.core.enhancement.batch_enhance import own_settings_enhancer  # noqa: E402
 from segan_cli.core.enhancement.inference import (  # noqa: E402
     OPTIMIZER_STEPS_PER_BATCH,
-    GeneratorModel,
     load_bundle,
 )
-from segan_cli.core.enhancement.whole_file import Enhancer  # noqa: E402
 from segan_cli.core.evaluation.plans import (  # noqa: E402
     System,
     corpus_pairs,
@@ -125,15 +124,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def score(ckpt: Path, bundle, dry: float, share: float,
               gate: tuple[float, float] | None = None) -> dict:
-        s = bundle.settings
         if share != 1.0 or gate is not None:
             bundle = dataclasses.replace(bundle, generator=copy.deepcopy(bundle.generator))
             if share != 1.0:
                 scale_generator(bundle.generator, share)
             if gate is not None:
                 set_correction_gate(bundle.generator, gate)
-        enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=dry), s.enhance.chunking,
-                            s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
+        enhancer = own_settings_enhancer(bundle, dry)
         den = enhanced_system("model", items, sr, enhancer.enhance)
         cin = enhanced_system("clean-in", clean_items, sr, enhancer.enhance)
         score_systems([den, cin], args.workers, "default")

@@ -29,12 +29,12 @@ sys.path.insert(0, str(REPO))
 
 from segan_cli.core.data.pipeline.manifest import load_manifest  # noqa: E402
 from segan_cli.core.data.sources.pairs import list_audio  # noqa: E402
+from segan_cli.core.enhancement.batch_enhance import own_settings_enhancer  # noqa: E402
 from segan_cli.core.enhancement.inference import (  # noqa: E402
     OPTIMIZER_STEPS_PER_BATCH,
-    GeneratorModel,
     load_bundle,
 )
-from segan_cli.core.enhancement.whole_file import Enhancer, WienerFileEnhancer  # noqa: E402
+from segan_cli.core.enhancement.whole_file import WienerFileEnhancer  # noqa: E402
 from segan_cli.core.evaluation.plans import (  # noqa: E402
     System,
     corpus_pairs,
@@ -88,9 +88,7 @@ def main() -> int:
     if wanted - set(SETS):
         raise SystemExit(f"unknown set(s) {', '.join(sorted(wanted - set(SETS)))}")
     bundle = load_bundle(resolve_checkpoint(args.ckpt))
-    s = bundle.settings
-    enhancer = Enhancer(GeneratorModel.from_bundle(bundle), s.enhance.chunking,
-                        s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
+    enhancer = own_settings_enhancer(bundle)
     label = "model"
     sets: dict[str, list[System]] = {}
     corpus = args.corpus if args.corpus and (args.corpus / "manifest.json").is_file() else None

@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from segan_cli.core.data.sources.pairs import list_audio  # noqa: E402
-from segan_cli.core.enhancement.inference import GeneratorModel, load_bundle  # noqa: E402
-from segan_cli.core.enhancement.whole_file import Enhancer  # noqa: E402
+from segan_cli.core.enhancement.batch_enhance import own_settings_enhancer  # noqa: E402
+from segan_cli.core.enhancement.inference import load_bundle  # noqa: E402
 from segan_cli.core.io.audio import load_mono  # noqa: E402
 from segan_cli.weights import resolve_checkpoint  # noqa: E402
 
@@ -84,8 +84,7 @@ def main() -> int:
     bundle = load_bundle(resolve_checkpoint(args.ckpt))
     s = bundle.settings
     sr = s.data.sample_rate
-    enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=0.0), s.enhance.chunking,
-                        s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
+    enhancer = own_settings_enhancer(bundle, 0.0)
     clean_files, noisy_files = list_audio(args.pairs / "clean"), list_audio(args.pairs / "noisy")
     names = sorted(set(clean_files) & set(noisy_files))
     noisy = [load_mono(noisy_files[n], sr) for n in names]

@@ -270,6 +270,14 @@ def bundle_enhancer(bundle: GeneratorBundle, chunking: str = "ola", batch_size: 
                     block_seconds, dc_block_hz)
 
 
+def own_settings_enhancer(bundle: GeneratorBundle, dry: float | None = None) -> FileEnhancer:
+    """An Enhancer that runs ``bundle`` as its own settings say (``enhance.chunking``,
+    ``batch_size`` and ``dc_block_hz``): how the scripts that score a model run it."""
+    own = bundle.settings.enhance
+    return bundle_enhancer(bundle, own.chunking, own.batch_size,
+                           dc_block_hz=own.dc_block_hz, dry=dry)
+
+
 def wiener_enhancer(block_seconds: float = 30.0, dry: float = 0.0) -> FileEnhancer:
     """The Wiener-filter baseline as a file enhancer (streamed in blocks), with ``dry``
     of the input mixed back as for a model."""

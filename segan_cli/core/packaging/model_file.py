@@ -21,18 +21,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from segan_cli.core.enhancement.batch_enhance import own_settings_enhancer
 from segan_cli.core.enhancement.inference import (
     EMA_PREFIX,
     GENERATOR_PREFIX,
     OPTIMIZER_STEPS_PER_BATCH,
-    GeneratorModel,
     check_weights,
     checkpoint_settings,
     load_bundle,
     read_checkpoint,
 )
 from segan_cli.core.enhancement.package_record import PACKAGE_KEY, weights_sha256
-from segan_cli.core.enhancement.whole_file import Enhancer
 from segan_cli.core.io.output_guard import check_output, guarded_file
 from segan_cli.core.models.correction import (
     has_residual_head,
@@ -109,10 +108,7 @@ def _enhance(path: Path, signal: np.ndarray, sample_rate: int,
         scale_generator(bundle.generator, share)
     if gate is not None:
         set_correction_gate(bundle.generator, gate)
-    s = bundle.settings
-    enhancer = Enhancer(GeneratorModel.from_bundle(bundle, dry=dry), s.enhance.chunking,
-                        s.enhance.batch_size, dc_block_hz=s.enhance.dc_block_hz)
-    return enhancer.enhance(signal, sample_rate)
+    return own_settings_enhancer(bundle, dry).enhance(signal, sample_rate)
 
 
 def package_checkpoint(src: Path, out: Path, overwrite: bool = False,
